@@ -1,0 +1,161 @@
+/*
+ * smtp_server.h -- the SMTP server session (RFC 5321), sans-I/O.
+ *
+ * The session takes the bytes a client sent and produces reply bytes and
+ * actions (start TLS, close). It never touches a socket, a file or OpenSSL:
+ * the I/O layer drives it, and policy (which recipients are ours) and
+ * storage (the spool) are reached through the hooks the driver supplies.
+ *
+ * Extensions: PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
+ * ENHANCEDSTATUSCODES (RFC 2034/3463), STARTTLS (RFC 3207), SMTPUTF8
+ * (RFC 6531). Trust boundary: every byte fed in comes from the network.
+ */
+#ifndef TLSMTA_SMTP_SERVER_H
+#define TLSMTA_SMTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smtp/smtp_address.h"
+#include "util/util_buf.h"
+
+enum smtp_tls_mode {
+    SMTP_TLS_NONE,              /* STARTTLS neither offered nor accepted */
+    SMTP_TLS_OPTIONAL,          /* STARTTLS offered */
+    SMTP_TLS_REQUIRED,          /* STARTTLS offered; 530 5.7.0 for MAIL,
+                                   RCPT, DATA, AUTH until it is done */
+    SMTP_TLS_IMPLICIT,          /* TLS before the greeting (RFC 8314) */
+};
+
+enum smtp_bare_newline {
+    SMTP_BARE_NEWLINE_NORMALIZE, /* bare CR / LF in DATA stored as CRLF */
+    SMTP_BARE_NEWLINE_REJECT,    /* 550 5.5.2 at end of DATA */
+};
+
+/* Fixed for the life of a session; owned by the driver, must outlive it. */
+struct smtp_server_params {
+    const char *hostname;        /* our name in the greeting and replies */
+    const char *session_id;      /* prefix of the session's log lines */
+    const char *client_addr;     /* "192.0.2.1" or "2001:db8::1", for logs */
+    uint64_t message_size_limit; /* bytes; 0 means none (RFC 1870) */
+    unsigned recipient_limit;    /* RCPTs per transaction; 452 4.5.3 past it */
+    unsigned hard_error_limit;   /* errors before 421 4.7.0 and close */
+    enum smtp_tls_mode tls_mode;
+    enum smtp_bare_newline bare_newline;
+};
+
+/* What the driver's policy says of one forward-path (RFC 5321 4.1.1.3). */
+enum smtp_rcpt_verdict {
+    SMTP_RCPT_OK,                /* 250 2.1.5 */
+    SMTP_RCPT_UNKNOWN_USER,      /* 550 5.1.1 */
+    SMTP_RCPT_RELAY_DENIED,      /* 554 5.7.1 Relay access denied */
+    SMTP_RCPT_TEMPFAIL,          /* 451 4.3.0 */
+};
+
+/* Outcome of storing a message. */
+enum smtp_store_result {
+    SMTP_STORE_OK,               /* 250 2.0.0 Ok: queued as ID */
+    SMTP_STORE_TEMPFAIL,         /* 451 4.3.0 */
+    SMTP_STORE_NOSPACE,          /* 452 4.3.1 */
+};
+
+/* Read-only view of the current transaction, passed to the hooks. */
+struct smtp_transaction {
+    struct smtp_address sender;      /* reverse-path; null path allowed */
+    struct smtp_address *rcpts;      /* accepted forward-paths, n_rcpts */
+    size_t n_rcpts;
+    uint64_t declared_size;          /* MAIL SIZE= value, 0 if none */
+    bool body_8bitmime;              /* MAIL BODY=8BITMIME */
+    bool smtputf8;                   /* MAIL SMTPUTF8 */
+};
+
+/* Read-only facts about the session, passed to the hooks. */
+struct smtp_session_view {
+    const char *helo_name;           /* as given in EHLO/HELO */
+    bool esmtp;                      /* EHLO (true) or HELO */
+    bool tls;                        /* TLS active (RFC 3848 ESMTPS) */
+    bool authenticated;              /* AUTH succeeded (RFC 3848 ESMTPA) */
+};
+
+/* Driver-supplied policy and storage. All may be called only from inside
+ * smtp_server_feed(). ctx is passed back unchanged. */
+struct smtp_server_hooks {
+    void *ctx;
+    enum smtp_rcpt_verdict (*rcpt_check)(void *ctx,
+                                         const struct smtp_session_view *sv,
+                                         const struct smtp_address *rcpt);
+    /* Open a new message for the transaction; 0, or -1 (451 4.3.0 sent,
+     * transaction kept so the client may retry). Called when DATA is
+     * accepted, before the 354 reply. */
+    int (*msg_begin)(void *ctx, const struct smtp_session_view *sv,
+                     const struct smtp_transaction *t);
+    /* Append content: dot-unstuffed, CRLF line ends, in order. 0, or -1
+     * (the session keeps reading to the end of DATA, then calls msg_abort
+     * and answers 451 4.3.0 or 452 4.3.1 per errno_nospace). */
+    int (*msg_write)(void *ctx, const char *data, size_t len,
+                     bool *errno_nospace);
+    /* Make the message durable (RFC 5321 4.1.1.4: only then 250). On
+     * SMTP_STORE_OK the queue id (NUL-terminated, fits queue_id_size) is
+     * written to queue_id. */
+    enum smtp_store_result (*msg_commit)(void *ctx, char *queue_id,
+                                         size_t queue_id_size);
+    /* Throw the open message away (size limit, bare newline, error). */
+    void (*msg_abort)(void *ctx);
+};
+
+enum smtp_server_action {
+    SMTP_ACTION_NONE,            /* keep feeding */
+    SMTP_ACTION_STARTTLS,        /* flush output, discard any unread input
+                                    (RFC 3207 4.2), handshake, then call
+                                    smtp_server_tls_started() */
+    SMTP_ACTION_CLOSE,           /* flush output, then close */
+};
+
+/* Per-verb counts for the disconnect log line. */
+struct smtp_server_counts {
+    unsigned ehlo, helo, starttls, auth, mail, rcpt, data, rset, noop, quit,
+        vrfy, help, unknown, errors, total;
+};
+
+struct smtp_server;
+
+/* Create a session. params and hooks are borrowed (must outlive it).
+ * Returns NULL only if memory runs out. Free with smtp_server_free(). */
+struct smtp_server *smtp_server_new(const struct smtp_server_params *params,
+                                    const struct smtp_server_hooks *hooks);
+
+void smtp_server_free(struct smtp_server *s);
+
+/* Append the 220 greeting (RFC 5321 4.3.1) to out. For SMTP_TLS_IMPLICIT
+ * call smtp_server_tls_started() first. */
+void smtp_server_greeting(struct smtp_server *s, struct buf *out);
+
+/* Feed len bytes received from the client. Replies are appended to out.
+ * Returns how many bytes were consumed; fewer than len only when *action is
+ * SMTP_ACTION_STARTTLS (the rest must be discarded unread, RFC 3207 4.2) or
+ * SMTP_ACTION_CLOSE. Partial lines are kept inside the session, so input
+ * may be split anywhere. Never fails: bad input gets an SMTP reply. */
+size_t smtp_server_feed(struct smtp_server *s, const char *data, size_t len,
+                        struct buf *out, enum smtp_server_action *action);
+
+/* The TLS handshake succeeded: RFC 3207 4.2, forget the EHLO name and any
+ * transaction, require EHLO again, never offer STARTTLS again. */
+void smtp_server_tls_started(struct smtp_server *s);
+
+/* The client was idle for too long: appends 421 4.4.2 and returns
+ * SMTP_ACTION_CLOSE (RFC 5321 4.5.3.2.7). */
+enum smtp_server_action smtp_server_timeout(struct smtp_server *s,
+                                            struct buf *out);
+
+/* The server is shutting down: appends 421 4.3.2 and returns CLOSE. */
+enum smtp_server_action smtp_server_shutdown(struct smtp_server *s,
+                                             struct buf *out);
+
+/* Counts of commands seen so far. */
+const struct smtp_server_counts *smtp_server_counts(const struct smtp_server *s);
+
+/* True while inside DATA (for choosing a log word on disconnect). */
+bool smtp_server_in_data(const struct smtp_server *s);
+
+#endif
