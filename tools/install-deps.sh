@@ -1,0 +1,39 @@
+#!/bin/sh
+# Install the Debian 12 packages tlsmta needs to build, run and test.
+# Idempotent: installs only what is missing; runs apt-get update only then.
+# Usage (as root): tools/install-deps.sh [build|test]
+set -eu
+
+BUILD_PKGS="build-essential meson ninja-build pkg-config libssl-dev \
+libevent-dev libinih-dev libcmocka-dev openssl"
+# Real peers for the integration tests (DESIGN.md "Real parts, real tests").
+TEST_PKGS="python3 python3-pytest swaks postfix"
+
+want="$BUILD_PKGS"
+[ "${1:-build}" = test ] && want="$want $TEST_PKGS"
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages:$missing (run as root)" >&2
+    exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# postfix asks debconf questions; answer them for a local-only peer whose
+# own config the tests write (tests/integration/postfix_peer.py).
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "postfix postfix/mailname string localhost" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The Debian postfix package starts its own instance; the tests run their
+# own on loopback, so keep the system one out of the way.
+if [ -x /usr/sbin/postfix ] && echo "$missing" | grep -q postfix; then
+    postfix stop >/dev/null 2>&1 || true
+    systemctl disable --now postfix >/dev/null 2>&1 || true
+fi
