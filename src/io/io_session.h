@@ -1,0 +1,36 @@
+/*
+ * io_session.h -- one SMTP connection: a bufferevent (plain or OpenSSL)
+ * driving a sans-I/O smtp_server session, plus the hooks that give it
+ * policy (local domains, relay) and storage (the spool).
+ */
+#ifndef TLSMTA_IO_SESSION_H
+#define TLSMTA_IO_SESSION_H
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "config/config.h"
+
+struct spool;
+
+/* What every session of the server shares; owned by io_server. */
+struct io_shared {
+    struct event_base *base;       /* the loop */
+    const struct config *cfg;      /* borrowed */
+    SSL_CTX *tls_ctx;              /* server context, or NULL if no certs */
+    struct spool *spool;           /* open spool */
+    int wake_fd;                   /* queue manager wake-up pipe, or -1 */
+    unsigned n_sessions;           /* sessions alive now */
+    struct io_session *sessions;   /* list of live sessions (for shutdown) */
+};
+
+/* Start a session on an accepted socket fd (ownership passes to the
+ * session, which closes it). addr is the client's address text. Logs and
+ * closes fd on failure. */
+void io_session_start(struct io_shared *sh, const struct config_listen *lst,
+                      evutil_socket_t fd, const char *addr);
+
+/* Send 421 to every live session and close them (server shutdown). */
+void io_session_close_all(struct io_shared *sh);
+
+#endif
