@@ -381,7 +381,8 @@ config_finish(struct config_load *ld)
         config_error_at(ld, ld->cert_line, "cert: no key after it (each cert "
                         "must be followed by its key)");
     }
-    if (cfg->hostname == NULL)
+    if (ld->seen[config_key_find(CONFIG_SECTION_TOP, "hostname") -
+                 config_keys] == 0)
         config_default_hostname(ld);
     if (ld->seen[domains - config_keys] == 0 && cfg->hostname != NULL)
         domains->type->set(ld, domains, cfg->hostname, NULL);
