@@ -28,10 +28,10 @@
 
 /* What libinih's reader callback needs besides the load state. */
 struct config_reader {
-    struct config_load *ld;     /* borrowed */
-    FILE *fp;                   /* borrowed; the open config file */
-    char *buf;                  /* owned; getline() buffer */
-    size_t cap;                 /* bytes allocated in buf */
+    struct config_load *ld; /* borrowed */
+    FILE *fp;               /* borrowed; the open config file */
+    char *buf;              /* owned; getline() buffer */
+    size_t cap;             /* bytes allocated in buf */
 };
 
 /* A [section] kind: its word and whether it takes a NAME. */
@@ -155,8 +155,8 @@ config_section_close(struct config_load *ld)
         return;
     for (size_t i = 0; i < config_keys_n; i++) {
         const struct config_key *key = &config_keys[i];
-        if (key->section == ld->section &&
-            (key->flags & CONFIG_KEY_REQUIRED) && ld->seen[i] == 0)
+        if (key->section == ld->section && (key->flags & CONFIG_KEY_REQUIRED) &&
+            ld->seen[i] == 0)
             config_error_at(ld, ld->section_line,
                             "missing required key \"%s\" %s", key->name,
                             config_section_label(ld, label, sizeof(label)));
@@ -177,14 +177,18 @@ static int
 config_listen_open(struct config_load *ld, const char *name)
 {
     if (!config_listen_name_ok(name)) {
-        config_error(ld, "listener name \"%s\": only letters, digits, '-', "
-                     "'_' and '.'", name);
+        config_error(ld,
+                     "listener name \"%s\": only letters, digits, '-', "
+                     "'_' and '.'",
+                     name);
         return -1;
     }
     for (struct config_listen *l = ld->cfg->listens; l; l = l->next) {
         if (strcmp(l->name, name) == 0) {
-            config_error(ld, "duplicate section [listen %s] (first at line "
-                         "%d)", name, l->line);
+            config_error(ld,
+                         "duplicate section [listen %s] (first at line "
+                         "%d)",
+                         name, l->line);
             return -1;
         }
     }
@@ -219,7 +223,8 @@ config_section_parse(struct config_load *ld, char *s, char **name)
     *name = strtok_r(NULL, " \t", &save);
     const struct config_section_kind *kind = NULL;
     for (size_t i = 0; word && i < sizeof(config_section_kinds) /
-                                       sizeof(config_section_kinds[0]); i++)
+                                       sizeof(config_section_kinds[0]);
+         i++)
         if (strcmp(config_section_kinds[i].word, word) == 0)
             kind = &config_section_kinds[i];
     if (kind == NULL)
@@ -243,8 +248,7 @@ config_section_open(struct config_load *ld, char *s)
     config_section_close(ld);
     ld->section = CONFIG_SECTION_NONE; /* until this header proves good */
     ld->section_line = ld->line;
-    const struct config_section_kind *kind = config_section_parse(ld, s,
-                                                                  &name);
+    const struct config_section_kind *kind = config_section_parse(ld, s, &name);
     if (kind == NULL)
         return;
     if (kind->section == CONFIG_SECTION_LISTEN &&
@@ -298,8 +302,8 @@ config_unknown_key(struct config_load *ld, const char *name)
             key = &config_keys[i];
     config_section_label(ld, label, sizeof(label));
     if (key != NULL)
-        config_error(ld, "unknown key \"%s\" %s (it belongs %s)", name,
-                     label, homes[key->section]);
+        config_error(ld, "unknown key \"%s\" %s (it belongs %s)", name, label,
+                     homes[key->section]);
     else
         config_error(ld, "unknown key \"%s\" %s", name, label);
 }
@@ -353,17 +357,21 @@ static void
 config_default_hostname(struct config_load *ld)
 {
     char name[HOST_NAME_MAX + 1];
-    const struct config_key *key = config_key_find(CONFIG_SECTION_TOP,
-                                                   "hostname");
+    const struct config_key *key =
+        config_key_find(CONFIG_SECTION_TOP, "hostname");
     if (gethostname(name, sizeof(name)) < 0) {
-        config_error_at(ld, 0, "hostname: not set, and gethostname() "
-                        "failed: %s", strerror(errno));
+        config_error_at(ld, 0,
+                        "hostname: not set, and gethostname() "
+                        "failed: %s",
+                        strerror(errno));
         return;
     }
     name[sizeof(name) - 1] = '\0';
     if (config_domain_problem(name) != NULL) {
-        config_error_at(ld, 0, "hostname: not set, and this machine's name "
-                        "\"%s\" is not usable: set hostname", name);
+        config_error_at(ld, 0,
+                        "hostname: not set, and this machine's name "
+                        "\"%s\" is not usable: set hostname",
+                        name);
         return;
     }
     key->type->set(ld, key, name, &ld->cfg->hostname);
@@ -374,11 +382,12 @@ static void
 config_finish(struct config_load *ld)
 {
     struct config *cfg = ld->cfg;
-    const struct config_key *domains = config_key_find(CONFIG_SECTION_TOP,
-                                                       "local_domains");
+    const struct config_key *domains =
+        config_key_find(CONFIG_SECTION_TOP, "local_domains");
     config_section_close(ld);
     if (ld->cert_line != 0) {
-        config_error_at(ld, ld->cert_line, "cert: no key after it (each cert "
+        config_error_at(ld, ld->cert_line,
+                        "cert: no key after it (each cert "
                         "must be followed by its key)");
     }
     if (ld->seen[config_key_find(CONFIG_SECTION_TOP, "hostname") -
@@ -388,8 +397,10 @@ config_finish(struct config_load *ld)
         domains->type->set(ld, domains, cfg->hostname, NULL);
     for (struct config_listen *l = cfg->listens; l; l = l->next) {
         if (l->tls != CONFIG_TLS_NONE && cfg->n_tls_pairs == 0)
-            config_error_at(ld, l->line, "[listen %s] uses TLS but [tls] "
-                            "has no cert and key", l->name);
+            config_error_at(ld, l->line,
+                            "[listen %s] uses TLS but [tls] "
+                            "has no cert and key",
+                            l->name);
     }
     if (cfg->listens == NULL)
         config_error_at(ld, 0, "no [listen NAME] section: nothing to serve");
@@ -399,8 +410,11 @@ int
 config_load(const char *path, struct config *out, struct buf *errors)
 {
     struct config_load ld = {
-        .path = path, .cfg = out, .errors = errors,
-        .section = CONFIG_SECTION_TOP, .listen_tail = &out->listens,
+        .path = path,
+        .cfg = out,
+        .errors = errors,
+        .section = CONFIG_SECTION_TOP,
+        .listen_tail = &out->listens,
     };
     memset(out, 0, sizeof(*out));
     ld.seen = calloc(config_keys_n, sizeof(*ld.seen));

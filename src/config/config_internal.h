@@ -28,18 +28,18 @@ enum config_section {
 
 /* State of one config_load() call. */
 struct config_load {
-    const char *path;           /* borrowed; the file being read */
-    struct config *cfg;         /* borrowed; the result being filled */
-    struct buf *errors;         /* borrowed; NULL: write to stderr */
-    int n_errors;               /* problems reported so far */
-    int line;                   /* line being parsed; 0 outside the file */
+    const char *path;   /* borrowed; the file being read */
+    struct config *cfg; /* borrowed; the result being filled */
+    struct buf *errors; /* borrowed; NULL: write to stderr */
+    int n_errors;       /* problems reported so far */
+    int line;           /* line being parsed; 0 outside the file */
     enum config_section section;
-    int section_line;           /* line of the current [section] header */
-    struct config_listen *listen;     /* borrowed; current [listen] */
+    int section_line;             /* line of the current [section] header */
+    struct config_listen *listen; /* borrowed; current [listen] */
     struct config_listen **listen_tail; /* where the next listener goes */
-    int *seen;                  /* owned; per schema key: line it was set
-                                   on in the current section, or 0 */
-    int cert_line;              /* line of a cert still waiting for its key */
+    int *seen;     /* owned; per schema key: line it was set
+                      on in the current section, or 0 */
+    int cert_line; /* line of a cert still waiting for its key */
 };
 
 /* Report one problem as "file:LINE: message" (or "file: message" when line
@@ -64,34 +64,34 @@ typedef int config_set_fn(struct config_load *ld, const struct config_key *key,
 
 /* A value type: its name in docs and errors, and the setter. */
 struct config_type {
-    const char *name;           /* "seconds", "size", ... */
+    const char *name; /* "seconds", "size", ... */
     config_set_fn *set;
 };
 
 /* One accepted word of an enum key. refused != NULL marks a word that is
  * recognised only to explain why it cannot be configured. */
 struct config_choice {
-    const char *word;           /* as written in the file, any case */
-    int value;                  /* stored in the int/enum member */
-    const char *refused;        /* NULL, or why this word is an error */
+    const char *word;    /* as written in the file, any case */
+    int value;           /* stored in the int/enum member */
+    const char *refused; /* NULL, or why this word is an error */
 };
 
 #define CONFIG_KEY_REQUIRED 0x1 /* must appear in each section instance */
-#define CONFIG_KEY_REPEAT   0x2 /* may appear several times */
+#define CONFIG_KEY_REPEAT 0x2   /* may appear several times */
 
 /* One row of the schema: everything there is to know about a key. */
 struct config_key {
     enum config_section section;
-    const char *name;           /* Postfix's name where there is one */
+    const char *name; /* Postfix's name where there is one */
     const struct config_type *type;
-    size_t offset;              /* in struct config, or struct config_listen
-                                   for CONFIG_SECTION_LISTEN */
-    const char *def;            /* default, parsed by the setter; NULL: none
-                                   (or computed, see config_finish) */
-    uint64_t min, max;          /* bounds of numbers, in their unit */
+    size_t offset;     /* in struct config, or struct config_listen
+                          for CONFIG_SECTION_LISTEN */
+    const char *def;   /* default, parsed by the setter; NULL: none
+                          (or computed, see config_finish) */
+    uint64_t min, max; /* bounds of numbers, in their unit */
     const struct config_choice *choices; /* enum words, ending in {NULL} */
-    unsigned flags;             /* CONFIG_KEY_* */
-    const char *reason;         /* one line: why it exists, why the default */
+    unsigned flags;                      /* CONFIG_KEY_* */
+    const char *reason; /* one line: why it exists, why the default */
 };
 
 extern const struct config_key config_keys[];

@@ -20,7 +20,7 @@
 
 /* A growing array of owned strings. */
 struct config_strings {
-    char **v;                   /* owned, each entry owned */
+    char **v; /* owned, each entry owned */
     size_t n, cap;
 };
 

@@ -43,8 +43,8 @@ config_store_string(void *field, const char *value)
 }
 
 static int
-config_store(struct config_load *ld, const struct config_key *key,
-             void *field, const char *value)
+config_store(struct config_load *ld, const struct config_key *key, void *field,
+             const char *value)
 {
     if (config_store_string(field, value) == 0)
         return 0;
@@ -92,7 +92,7 @@ config_domain_problem(const char *domain)
 /* ---- numbers with units ---- */
 
 struct config_unit {
-    char suffix;                /* lower-case; '\0' ends the list */
+    char suffix; /* lower-case; '\0' ends the list */
     uint64_t factor;
 };
 
@@ -101,7 +101,10 @@ static const struct config_unit config_units_seconds[] = {
 };
 
 static const struct config_unit config_units_bytes[] = {
-    {'k', 1024}, {'m', 1024 * 1024}, {'g', 1024 * 1024 * 1024}, {'\0', 0},
+    {'k', 1024},
+    {'m', 1024 * 1024},
+    {'g', 1024 * 1024 * 1024},
+    {'\0', 0},
 };
 
 /* Parse decimal digits and an optional one-letter unit (any case).
@@ -202,8 +205,8 @@ config_set_enum(struct config_load *ld, const struct config_key *key,
         return 0;
     }
     if (c->word != NULL) {
-        config_error(ld, "%s: %s cannot be configured: %s", key->name,
-                     c->word, c->refused);
+        config_error(ld, "%s: %s cannot be configured: %s", key->name, c->word,
+                     c->refused);
         return -1;
     }
     char list[256] = "";
@@ -236,8 +239,8 @@ config_set_hostname(struct config_load *ld, const struct config_key *key,
 {
     const char *why = config_domain_problem(value);
     if (why != NULL) {
-        config_error(ld, "%s: \"%s\" is not a host name: %s", key->name,
-                     value, why);
+        config_error(ld, "%s: \"%s\" is not a host name: %s", key->name, value,
+                     why);
         return -1;
     }
     return config_store(ld, key, field, value);
@@ -248,8 +251,8 @@ config_domains_add(struct config *cfg, const char *domain)
 {
     if (config_is_local_domain(cfg, domain))
         return 0;
-    char **v = realloc(cfg->local_domains,
-                       (cfg->n_local_domains + 1) * sizeof(*v));
+    char **v =
+        realloc(cfg->local_domains, (cfg->n_local_domains + 1) * sizeof(*v));
     if (v == NULL)
         return -1;
     cfg->local_domains = v;
@@ -311,8 +314,10 @@ config_set_maildir(struct config_load *ld, const struct config_key *key,
     bool has_user = false;
     for (const char *p = strchr(value, '%'); p; p = strchr(p + 2, '%')) {
         if (p[1] != 'd' && p[1] != 'u' && p[1] != '%') {
-            config_error(ld, "%s: unknown escape \"%%%.1s\" (only %%d, %%u "
-                         "and %%%%)", key->name, p + 1);
+            config_error(ld,
+                         "%s: unknown escape \"%%%.1s\" (only %%d, %%u "
+                         "and %%%%)",
+                         key->name, p + 1);
             return -1;
         }
         has_user |= p[1] == 'u';
@@ -363,8 +368,10 @@ config_set_cert(struct config_load *ld, const struct config_key *key,
     struct config *cfg = ld->cfg;
     (void)field;
     if (ld->cert_line != 0) {
-        config_error(ld, "cert: the cert at line %d has no key (each cert "
-                     "must be followed by its key)", ld->cert_line);
+        config_error(ld,
+                     "cert: the cert at line %d has no key (each cert "
+                     "must be followed by its key)",
+                     ld->cert_line);
         if (cfg->n_tls_pairs < CONFIG_TLS_PAIRS_MAX) {
             free(cfg->tls_pairs[cfg->n_tls_pairs].cert);
             cfg->tls_pairs[cfg->n_tls_pairs].cert = NULL;
@@ -377,8 +384,8 @@ config_set_cert(struct config_load *ld, const struct config_key *key,
         return -1;
     }
     int rc = config_check_file(ld, key, value);
-    if (config_store(ld, key, &cfg->tls_pairs[cfg->n_tls_pairs].cert,
-                     value) < 0)
+    if (config_store(ld, key, &cfg->tls_pairs[cfg->n_tls_pairs].cert, value) <
+        0)
         return -1;
     return rc;
 }
@@ -391,15 +398,14 @@ config_set_key(struct config_load *ld, const struct config_key *key,
     (void)field;
     if (ld->cert_line == 0) {
         config_error(ld, "key: no cert before it (each cert must be "
-                     "followed by its key)");
+                         "followed by its key)");
         return -1;
     }
     ld->cert_line = 0;
     if (cfg->n_tls_pairs == CONFIG_TLS_PAIRS_MAX)
         return -1; /* the cert was already reported */
     int rc = config_check_file(ld, key, value);
-    if (config_store(ld, key, &cfg->tls_pairs[cfg->n_tls_pairs].key,
-                     value) < 0)
+    if (config_store(ld, key, &cfg->tls_pairs[cfg->n_tls_pairs].key, value) < 0)
         return -1;
     cfg->n_tls_pairs++;
     return rc;
@@ -451,8 +457,10 @@ config_set_address(struct config_load *ld, const struct config_key *key,
     }
     for (struct config_listen *l = ld->cfg->listens; l; l = l->next) {
         if (l != ld->listen && l->address && strcmp(l->address, canon) == 0) {
-            config_error(ld, "%s: %s is already used by [listen %s] at line "
-                         "%d", key->name, canon, l->name, l->line);
+            config_error(ld,
+                         "%s: %s is already used by [listen %s] at line "
+                         "%d",
+                         key->name, canon, l->name, l->line);
             return -1;
         }
     }
@@ -503,7 +511,7 @@ static const struct config_choice config_listen_tls_choices[] = {
 
 #define TOP(m) CONFIG_SECTION_TOP, #m, .offset = offsetof(struct config, m)
 #define TLS(n, m) CONFIG_SECTION_TLS, n, .offset = offsetof(struct config, m)
-#define LISTEN(m)                                                             \
+#define LISTEN(m)                                                              \
     CONFIG_SECTION_LISTEN, #m, .offset = offsetof(struct config_listen, m)
 
 const struct config_key config_keys[] = {
@@ -524,8 +532,8 @@ const struct config_key config_keys[] = {
      .max = (uint64_t)64 << 30,
      .reason = "largest message accepted, advertised in SIZE (RFC 1870); "
                "0 = no limit; Postfix's default"},
-    {TOP(smtpd_timeout), .type = &config_type_seconds, .def = "300",
-     .min = 1, .max = 86400,
+    {TOP(smtpd_timeout), .type = &config_type_seconds, .def = "300", .min = 1,
+     .max = 86400,
      .reason = "idle time allowed for a command or a DATA block "
                "(RFC 5321 4.5.3.2.7 asks at least 5 minutes)"},
     {TOP(smtpd_tls_timeout), .type = &config_type_seconds, .def = "60",

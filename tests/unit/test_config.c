@@ -117,8 +117,7 @@ test_full_file(void **state)
               "smtpd_client_connection_limit = 500\n"
               "smtpd_bare_newline = reject\n"
               "queue_retry_interval = 1h\n"
-              "\n" TLS_PAIR
-              "min_version = TLSv1.3\n"
+              "\n" TLS_PAIR "min_version = TLSv1.3\n"
               "ciphers = ECDHE-RSA-AES128-GCM-SHA256\n"
               "ciphersuites = TLS_AES_128_GCM_SHA256\n"
               "[listen mx]\n"
@@ -187,17 +186,15 @@ test_defaults(void **state)
     assert_int_equal(cfg.queue_retry_interval, 300);
     assert_int_equal(cfg.n_tls_pairs, 0);
     assert_int_equal(cfg.tls_min_version, 0x0303);
-    assert_string_equal(cfg.tls_ciphers,
-                        "ECDHE-ECDSA-AES256-GCM-SHA384:"
-                        "ECDHE-RSA-AES256-GCM-SHA384:"
-                        "ECDHE-ECDSA-CHACHA20-POLY1305:"
-                        "ECDHE-RSA-CHACHA20-POLY1305:"
-                        "ECDHE-ECDSA-AES128-GCM-SHA256:"
-                        "ECDHE-RSA-AES128-GCM-SHA256");
-    assert_string_equal(cfg.tls_ciphersuites,
-                        "TLS_AES_256_GCM_SHA384:"
-                        "TLS_CHACHA20_POLY1305_SHA256:"
-                        "TLS_AES_128_GCM_SHA256");
+    assert_string_equal(cfg.tls_ciphers, "ECDHE-ECDSA-AES256-GCM-SHA384:"
+                                         "ECDHE-RSA-AES256-GCM-SHA384:"
+                                         "ECDHE-ECDSA-CHACHA20-POLY1305:"
+                                         "ECDHE-RSA-CHACHA20-POLY1305:"
+                                         "ECDHE-ECDSA-AES128-GCM-SHA256:"
+                                         "ECDHE-RSA-AES128-GCM-SHA256");
+    assert_string_equal(cfg.tls_ciphersuites, "TLS_AES_256_GCM_SHA384:"
+                                              "TLS_CHACHA20_POLY1305_SHA256:"
+                                              "TLS_AES_128_GCM_SHA256");
     assert_int_equal(cfg.listens->tls, CONFIG_TLS_NONE);
     config_free(&cfg);
 }
@@ -330,8 +327,7 @@ test_error_syntax(void **state)
 {
     char text[2048];
     (void)state;
-    expect_errors("hostname\n" MINIMAL,
-                  "t.conf:1: expected \"key = value\"\n");
+    expect_errors("hostname\n" MINIMAL, "t.conf:1: expected \"key = value\"\n");
     expect_errors("address: 1.2.3.4:25\n" MINIMAL,
                   "t.conf:1: expected \"key = value\"\n");
     expect_errors("hostname = a.example\n   continued\n" MINIMAL,
@@ -468,8 +464,7 @@ test_error_addresses(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(text, sizeof(text), "[listen mx]\naddress = %s\ntls = none\n",
                  cases[i].address);
-        snprintf(expected, sizeof(expected),
-                 "t.conf:2: address: \"%s\": %s\n",
+        snprintf(expected, sizeof(expected), "t.conf:2: address: \"%s\": %s\n",
                  cases[i].address, cases[i].why);
         expect_errors(text, expected);
     }
@@ -488,9 +483,10 @@ test_error_tls(void **state)
     expect_errors("[tls]\nkey = rsa.key\n" MINIMAL,
                   "t.conf:2: key: no cert before it (each cert must be "
                   "followed by its key)\n");
-    expect_errors("[tls]\ncert = rsa.crt\ncert = ec.crt\nkey = ec.key\n" MINIMAL,
-                  "t.conf:3: cert: the cert at line 2 has no key (each cert "
-                  "must be followed by its key)\n");
+    expect_errors(
+        "[tls]\ncert = rsa.crt\ncert = ec.crt\nkey = ec.key\n" MINIMAL,
+        "t.conf:3: cert: the cert at line 2 has no key (each cert "
+        "must be followed by its key)\n");
     expect_errors("[tls]\ncert = nope.crt\nkey = rsa.key\n" MINIMAL,
                   "t.conf:2: cert: nope.crt: cannot open: No such file or "
                   "directory\n");
@@ -582,8 +578,8 @@ test_local_recipients(void **state)
     assert_string_equal(cfg.recipients[3], "zoe@example.org");
     assert_true(config_is_local_recipient(&cfg, "zoe", "example.org"));
     assert_true(config_is_local_recipient(&cfg, "ALICE", "Example.Org."));
-    assert_true(config_is_local_recipient(&cfg, "first.last+tag",
-                                          "example.net"));
+    assert_true(
+        config_is_local_recipient(&cfg, "first.last+tag", "example.net"));
     assert_false(config_is_local_recipient(&cfg, "carol", "example.org"));
     assert_false(config_is_local_recipient(&cfg, "bob", "example.net"));
     assert_false(config_is_local_recipient(&cfg, "", "example.org"));
@@ -670,22 +666,16 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_error_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_syntax, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_duplicates, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_error_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_words, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_addresses, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_error_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_tls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_listeners, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_errors_collected, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_errors_to_stderr, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_local_recipients, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_error_listeners, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_collected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_to_stderr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_recipients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_recipients_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_local_domains, setup, teardown),
