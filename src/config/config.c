@@ -499,7 +499,7 @@ config_is_local_recipient(const struct config *cfg, const char *local,
         return true;
     if (dlen > 1 && domain[dlen - 1] == '.')
         dlen--;
-    if (llen > 64 || dlen > 255)
+    if (llen > 64 || dlen > 255 || cfg->n_recipients == 0)
         return false;
     snprintf(addr, sizeof(addr), "%s@%.*s", local, (int)dlen, domain);
     char *key = config_lower(addr);

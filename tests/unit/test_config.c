@@ -589,6 +589,12 @@ test_local_recipients(void **state)
     assert_false(config_is_local_recipient(&cfg, longlocal, "example.org"));
     config_free(&cfg);
 
+    write_file("rcpt.txt", "# nobody yet\n");
+    expect_ok("local_recipients = rcpt.txt\n" MINIMAL, &cfg);
+    assert_int_equal(cfg.n_recipients, 0);
+    assert_false(config_is_local_recipient(&cfg, "zoe", "example.org"));
+    config_free(&cfg);
+
     expect_ok(MINIMAL, &cfg); /* unset: any local part is accepted */
     assert_true(config_is_local_recipient(&cfg, "anyone", "example.org"));
     config_free(&cfg);
