@@ -40,6 +40,13 @@ enum smtp_address_error smtp_address_parse(const char *s, size_t len,
                                            bool allow_null, bool utf8,
                                            struct smtp_address *out);
 
+/* Length of the path "<...>" at the start of s (len bytes), up to and
+ * including the first ">" that is not inside a quoted local part (RFC 5321
+ * 4.1.2 Quoted-string may contain ">"), so MAIL/RCPT can find where the
+ * parameters begin. Returns 0 if s does not start with "<" or the path is
+ * not closed. Checks nothing else: use smtp_address_parse() on the span. */
+size_t smtp_address_path_span(const char *s, size_t len);
+
 /* Unquote a local part as stored in struct smtp_address (removing the
  * quotes and backslash escapes of a quoted-string) into dst of dst_size
  * bytes. Returns the length written, or -1 if it does not fit. */

@@ -39,8 +39,10 @@ struct smtp_server_params {
     const char *session_id;      /* prefix of the session's log lines */
     const char *client_addr;     /* "192.0.2.1" or "2001:db8::1", for logs */
     uint64_t message_size_limit; /* bytes; 0 means none (RFC 1870) */
-    unsigned recipient_limit;    /* RCPTs per transaction; 452 4.5.3 past it */
-    unsigned hard_error_limit;   /* errors before 421 4.7.0 and close */
+    unsigned recipient_limit;    /* RCPTs per transaction; 452 4.5.3 past it;
+                                    0 means 100 (RFC 5321 4.5.3.1.8) */
+    unsigned hard_error_limit;   /* errors before 421 4.7.0 and close; 0
+                                    means 20 (Postfix's default) */
     enum smtp_tls_mode tls_mode;
     enum smtp_bare_newline bare_newline;
 };
@@ -82,6 +84,8 @@ struct smtp_session_view {
  * smtp_server_feed(). ctx is passed back unchanged. */
 struct smtp_server_hooks {
     void *ctx;
+    /* RFC 5321 4.5.1: "RCPT TO:<Postmaster>" (no domain) arrives here as
+     * postmaster@<params.hostname> and must be accepted. */
     enum smtp_rcpt_verdict (*rcpt_check)(void *ctx,
                                          const struct smtp_session_view *sv,
                                          const struct smtp_address *rcpt);
@@ -97,7 +101,8 @@ struct smtp_server_hooks {
                      bool *errno_nospace);
     /* Make the message durable (RFC 5321 4.1.1.4: only then 250). On
      * SMTP_STORE_OK the queue id (NUL-terminated, fits queue_id_size) is
-     * written to queue_id. */
+     * written to queue_id. On failure the hook has thrown the message away
+     * itself: msg_abort is not called after msg_commit. */
     enum smtp_store_result (*msg_commit)(void *ctx, char *queue_id,
                                          size_t queue_id_size);
     /* Throw the open message away (size limit, bare newline, error). */
@@ -125,6 +130,8 @@ struct smtp_server;
 struct smtp_server *smtp_server_new(const struct smtp_server_params *params,
                                     const struct smtp_server_hooks *hooks);
 
+/* Free a session (NULL is fine). A message still open (connection lost
+ * inside DATA) is thrown away through hooks->msg_abort first. */
 void smtp_server_free(struct smtp_server *s);
 
 /* Append the 220 greeting (RFC 5321 4.3.1) to out. For SMTP_TLS_IMPLICIT
@@ -144,11 +151,13 @@ size_t smtp_server_feed(struct smtp_server *s, const char *data, size_t len,
 void smtp_server_tls_started(struct smtp_server *s);
 
 /* The client was idle for too long: appends 421 4.4.2 and returns
- * SMTP_ACTION_CLOSE (RFC 5321 4.5.3.2.7). */
+ * SMTP_ACTION_CLOSE (RFC 5321 4.5.3.2.7). An open message is aborted.
+ * Once the session is closed (QUIT, an earlier 421) it appends nothing. */
 enum smtp_server_action smtp_server_timeout(struct smtp_server *s,
                                             struct buf *out);
 
-/* The server is shutting down: appends 421 4.3.2 and returns CLOSE. */
+/* The server is shutting down: appends 421 4.3.2 and returns CLOSE;
+ * otherwise as smtp_server_timeout(). */
 enum smtp_server_action smtp_server_shutdown(struct smtp_server *s,
                                              struct buf *out);
 
