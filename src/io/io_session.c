@@ -51,6 +51,8 @@ struct io_session {
     struct smtp_server_params params;  /* borrowed by smtp */
     struct smtp_server_hooks hooks;    /* borrowed by smtp */
     struct spool_msg *msg;             /* owned; message being received */
+    char *msg_sender;                  /* owned; its reverse-path, for logs */
+    size_t msg_nrcpt;                  /* its recipient count, for logs */
     enum io_phase phase;
     bool tls;                          /* TLS established */
     char tls_version[16];              /* "TLSv1.3" once tls */
@@ -163,6 +165,12 @@ io_msg_begin_cb(void *ctx, const struct smtp_session_view *sv,
         spool_msg_abort(s->msg);
         s->msg = NULL;
     }
+    if (r == 0) {
+        free(s->msg_sender);
+        s->msg_sender = sender;
+        sender = NULL;
+        s->msg_nrcpt = t->n_rcpts;
+    }
 out:
     if (r != 0)
         log_err("%s spool error=%s client=%s", s->id,
@@ -213,8 +221,9 @@ io_msg_commit_cb(void *ctx, char *queue_id, size_t queue_id_size)
         return r == SPOOL_ERR_NOSPACE ? SMTP_STORE_NOSPACE
                                       : SMTP_STORE_TEMPFAIL;
     }
-    log_info("%s queued session=%s size=%llu client=%s tls=%s", queue_id,
-             s->id, (unsigned long long)size, s->addr,
+    log_info("%s queued from=<%s> size=%llu nrcpt=%zu session=%s client=%s "
+             "tls=%s", queue_id, s->msg_sender ? s->msg_sender : "",
+             (unsigned long long)size, s->msg_nrcpt, s->id, s->addr,
              s->tls ? s->tls_version : "none");
     io_wake_queue_manager(s->sh);
     return SMTP_STORE_OK;
@@ -271,6 +280,7 @@ io_session_free(struct io_session *s)
     }
     if (s->msg != NULL)
         spool_msg_abort(s->msg);
+    free(s->msg_sender);
     if (s->bev != NULL)
         bufferevent_free(s->bev);
     if (!s->bev_owns_fd)
