@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,6 +331,21 @@ config_set_maildir(struct config_load *ld, const struct config_key *key,
     return config_set_abspath(ld, key, value, field);
 }
 
+/* A relative file name is taken from the config file's directory (the
+ * daemon runs from / and its queue manager child reloads the file, so the
+ * current directory means nothing). Writes the absolute form to abs. */
+static const char *
+config_abs_path(const struct config_load *ld, const char *path, char *abs,
+                size_t abs_size)
+{
+    const char *slash = strrchr(ld->path, '/');
+    if (path[0] == '/' || slash == NULL)
+        return path;
+    int n = snprintf(abs, abs_size, "%.*s/%s", (int)(slash - ld->path),
+                     ld->path, path);
+    return n > 0 && (size_t)n < abs_size ? abs : path;
+}
+
 /* A regular file this process can read now. */
 static int
 config_check_file(struct config_load *ld, const struct config_key *key,
@@ -353,6 +369,8 @@ static int
 config_set_recipients(struct config_load *ld, const struct config_key *key,
                       const char *value, void *field)
 {
+    char abs[PATH_MAX];
+    value = config_abs_path(ld, value, abs, sizeof(abs));
     if (config_check_file(ld, key, value) < 0 ||
         config_store(ld, key, field, value) < 0)
         return -1;
@@ -383,6 +401,8 @@ config_set_cert(struct config_load *ld, const struct config_key *key,
                      CONFIG_TLS_PAIRS_MAX);
         return -1;
     }
+    char abs[PATH_MAX];
+    value = config_abs_path(ld, value, abs, sizeof(abs));
     int rc = config_check_file(ld, key, value);
     if (config_store(ld, key, &cfg->tls_pairs[cfg->n_tls_pairs].cert, value) <
         0)
@@ -404,6 +424,8 @@ config_set_key(struct config_load *ld, const struct config_key *key,
     ld->cert_line = 0;
     if (cfg->n_tls_pairs == CONFIG_TLS_PAIRS_MAX)
         return -1; /* the cert was already reported */
+    char abs[PATH_MAX];
+    value = config_abs_path(ld, value, abs, sizeof(abs));
     int rc = config_check_file(ld, key, value);
     if (config_store(ld, key, &cfg->tls_pairs[cfg->n_tls_pairs].key, value) < 0)
         return -1;
