@@ -611,7 +611,8 @@ spool_list(struct spool *sp, struct spool_list *out)
         spool_list_free(out);
         return r;
     }
-    qsort(out->ids, out->n, sizeof(*out->ids), spool_id_cmp);
+    if (out->n > 0)
+        qsort(out->ids, out->n, sizeof(*out->ids), spool_id_cmp);
     return SPOOL_OK;
 }
 
