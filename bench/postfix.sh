@@ -36,6 +36,7 @@ mydestination =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
+default_process_limit = ${BENCH_PF_PROCS:-1200}
 alias_maps =
 alias_database =
 local_recipient_maps =
