@@ -769,8 +769,9 @@ static const struct smtp_verb smtp_verbs[] = {
     VERB("RSET", smtp_cmd_rset, rset, SMTP_LINE_MAX,
          VERB_BEFORE_TLS | VERB_NO_ARGS, "RSET"),
     VERB("NOOP", smtp_cmd_noop, noop, SMTP_LINE_MAX, VERB_BEFORE_TLS, "NOOP"),
-    VERB("QUIT", smtp_cmd_quit, quit, SMTP_LINE_MAX,
-         VERB_BEFORE_TLS | VERB_NO_ARGS, "QUIT"),
+    /* RFC 5321 4.1.1.10 wants no argument; closing anyway is kinder. */
+    VERB("QUIT", smtp_cmd_quit, quit, SMTP_LINE_MAX, VERB_BEFORE_TLS,
+         "QUIT"),
     VERB("VRFY", smtp_cmd_vrfy, vrfy, SMTP_LINE_MAX, VERB_NEEDS_ARG,
          "VRFY address"),
     VERB("HELP", smtp_cmd_help, help, SMTP_LINE_MAX, VERB_BEFORE_TLS,
