@@ -7,7 +7,7 @@ set -eu
 BUILD_PKGS="build-essential meson ninja-build pkg-config libssl-dev \
 libevent-dev libinih-dev libcmocka-dev openssl"
 # Real peers for the integration tests (DESIGN.md "Real parts, real tests").
-TEST_PKGS="python3 python3-pytest swaks postfix"
+TEST_PKGS="python3 python3-pytest python3-pytest-timeout swaks postfix"
 
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$want $TEST_PKGS"
