@@ -23,7 +23,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 MSGS=2000 IDLE=1000 CLIENTS=50 SIZE=4096 USERS=100
-PORT=${BENCH_PORT:-22525}
+PORT=${BENCH_PORT:-}
 WITH_TLSMTA=1 WITH_POSTFIX=0 KEEP=0 TOOLS= BIN=
 HZ=$(getconf CLK_TCK)
 
@@ -106,6 +106,21 @@ wait_count() {
     done
 }
 
+# A base port P such that P, P+1, P+10 and P+11 are free on 127.0.0.1: two
+# benchmarks (or a test suite) running at once must not share a server.
+pick_port() {
+    local used p i
+    used=$(ss -Hltn 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
+    for i in $(seq 50); do
+        p=${BENCH_PORT:-$((20000 + RANDOM % 20000))}
+        if ! printf '%s\n' "$used" | grep -qxE "$p|$((p + 1))|$((p + 10))|$((p + 11))"; then
+            echo "$p"; return 0
+        fi
+        [ -z "${BENCH_PORT:-}" ] || break
+    done
+    die "no free port (BENCH_PORT=${BENCH_PORT:-})"
+}
+
 wait_port() {
     local i
     for i in $(seq 100); do
@@ -124,6 +139,7 @@ ROWS=()
 load() {
     local name=$1 root=$2 mail=$3 port=$4 flag=$5 per=$6
     local out=$TMP/load-$name-$flag-$per.out n0 c0 c1 t0 t1 ok fail unsent acc
+    local ccpu
     n0=$(maildir_count "$mail")
     c0=$(cpu_ticks "$root")
     t0=$(date +%s.%N)
@@ -132,6 +148,7 @@ load() {
         > "$out" 2>&1 || true
     ok=$(result "$out" ok) fail=$(result "$out" failed)
     unsent=$(result "$out" unsent) acc=$(result "$out" rate)
+    ccpu=$(result "$out" client_cpu)
     [ -n "$ok" ] || { cat "$out" >&2; die "smtp_source failed"; }
     if ! wait_count "$mail" $((n0 + ok)) 120; then
         echo "run.sh: only $(( $(maildir_count "$mail") - n0 )) of $ok" \
@@ -141,12 +158,13 @@ load() {
     c1=$(cpu_ticks "$root")
     ROWS+=("$(awk -v n="$name" -v f="$flag" -v p="$per" -v ok="$ok" \
         -v bad=$((fail + unsent)) -v acc="$acc" -v t0="$t0" -v t1="$t1" \
-        -v c=$((c1 - c0)) -v hz="$HZ" 'BEGIN {
+        -v c=$((c1 - c0)) -v hz="$HZ" -v cc="$ccpu" 'BEGIN {
         mode = (f == "-S") ? "STARTTLS" : "implicit TLS"
         rate = (t1 > t0 && ok > 0) ? ok / (t1 - t0) : 0
         cpu = (ok > 0) ? c * 1000 / hz / ok : 0
-        printf "%-8s %-13s %4d/conn %6d %6d %10.1f %12.1f %10.2f\n", n, mode,
-            p, ok, bad, acc, rate, cpu }')")
+        ccpu = (ok > 0) ? cc * 1000 / ok : 0
+        printf "%-8s %-13s %4d/conn %6d %6d %10.1f %12.1f %10.2f %10.2f\n",
+            n, mode, p, ok, bad, acc, rate, cpu, ccpu }')")
     sed -n '/^failures/p; /^tls/p; /^latency/p' "$out" | sed "s/^/    $name: /"
 }
 
@@ -219,7 +237,9 @@ CONF
     (ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
      exec "$BIN" serve -f -c "$d/tlsmta.conf") 2> "$d/server.log" &
     SERVER_PID=$!
-    wait_port "$PORT" || { tail "$d/server.log" >&2; die "tlsmta did not listen"; }
+    if ! wait_port "$PORT" || ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        tail "$d/server.log" >&2; die "tlsmta did not start"
+    fi
 }
 
 stop_tlsmta() {
@@ -248,6 +268,7 @@ measure() {
     idle "$name" "$root" "$p1"
 }
 
+PORT=$(pick_port)
 make_cert
 if [ "$WITH_TLSMTA" = 1 ]; then
     start_tlsmta
@@ -258,7 +279,8 @@ if [ "$WITH_POSTFIX" = 1 ]; then
     PF_DIR=$TMP/postfix
     pf_pid=$(BENCH_USERS=$USERS "$HERE/postfix.sh" start "$PF_DIR" \
              $((PORT + 10)) $((PORT + 11)) "$TMP/certs/cert.pem" \
-             "$TMP/certs/key.pem") || die "postfix did not start"
+             "$TMP/certs/key.pem") && [ -n "$pf_pid" ] \
+        || die "postfix did not start (see $PF_DIR/maillog)"
     wait_port $((PORT + 10)) || die "postfix did not listen"
     measure postfix "$pf_pid" "$PF_DIR/mail" $((PORT + 10)) $((PORT + 11))
 fi
@@ -266,8 +288,8 @@ fi
 echo
 echo "$MSGS messages per run, $CLIENTS clients, $SIZE-byte messages," \
      "ECDSA P-256 certificate, $(nproc) cores; rates in messages/s"
-printf '%-8s %-13s %9s %6s %6s %10s %12s %10s\n' server mode msgs ok \
-    failed accepted/s "in Maildir/s" "CPU ms/msg"
+printf '%-8s %-13s %9s %6s %6s %10s %12s %10s %10s\n' server mode msgs ok \
+    failed accepted/s "in Maildir/s" "CPU ms/msg" "client ms"
 printf '%s\n' "${ROWS[@]}"
 echo
 printf '%-8s %6s %10s %10s %10s %10s %12s\n' server idle "RSS0 kB" "RSS1 kB" \
