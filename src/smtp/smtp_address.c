@@ -19,14 +19,14 @@
 #include <string.h>
 #include <strings.h>
 
-#define SMTP_LABEL_MAX 63       /* RFC 1035 2.3.4, octets per label */
-#define SMTP_IPV6_TEXT_MAX 45   /* longest IPv6 text incl. dotted quad */
+#define SMTP_LABEL_MAX 63     /* RFC 1035 2.3.4, octets per label */
+#define SMTP_IPV6_TEXT_MAX 45 /* longest IPv6 text incl. dotted quad */
 
 /* A bounded cursor over untrusted bytes. */
 struct cursor {
-    const char *p;      /* next byte */
-    const char *end;    /* one past the last byte */
-    bool non_ascii;     /* a UTF-8 sequence was seen */
+    const char *p;   /* next byte */
+    const char *end; /* one past the last byte */
+    bool non_ascii;  /* a UTF-8 sequence was seen */
 };
 
 static bool

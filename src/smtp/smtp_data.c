@@ -11,42 +11,37 @@
 
 /* Where we are in the input. */
 enum data_state {
-    ST_BOL,     /* start of a line: after a real CRLF, or right after 354 */
-    ST_TEXT,    /* inside a line */
-    ST_CR,      /* inside a line, a CR held back until we see what follows */
-    ST_DOT,     /* start of a line, then "." (dropped: it is the stuffing) */
-    ST_DOT_CR,  /* start of a line, ".", CR held back */
+    ST_BOL,    /* start of a line: after a real CRLF, or right after 354 */
+    ST_TEXT,   /* inside a line */
+    ST_CR,     /* inside a line, a CR held back until we see what follows */
+    ST_DOT,    /* start of a line, then "." (dropped: it is the stuffing) */
+    ST_DOT_CR, /* start of a line, ".", CR held back */
     ST_COUNT
 };
 
 /* What one input byte is, for the table. */
-enum data_class {
-    CL_CR,
-    CL_LF,
-    CL_DOT,
-    CL_OTHER,
-    CL_COUNT
-};
+enum data_class { CL_CR, CL_LF, CL_DOT, CL_OTHER, CL_COUNT };
 
 /* What to store for one input byte. */
 enum data_action {
-    ACT_NONE,       /* store nothing (held CR, stuffing dot) */
-    ACT_BYTE,       /* store the byte */
-    ACT_CRLF,       /* a real CRLF ends the line: store CRLF */
-    ACT_BARE,       /* bare CR or LF: store CRLF or refuse the message */
-    ACT_BARE_BYTE,  /* a held CR was bare: as ACT_BARE, then the byte */
-    ACT_END,        /* <CRLF>.<CRLF>: end of data */
+    ACT_NONE,      /* store nothing (held CR, stuffing dot) */
+    ACT_BYTE,      /* store the byte */
+    ACT_CRLF,      /* a real CRLF ends the line: store CRLF */
+    ACT_BARE,      /* bare CR or LF: store CRLF or refuse the message */
+    ACT_BARE_BYTE, /* a held CR was bare: as ACT_BARE, then the byte */
+    ACT_END,       /* <CRLF>.<CRLF>: end of data */
 };
 
 struct data_step {
-    unsigned char next;     /* enum data_state */
-    unsigned char action;   /* enum data_action */
+    unsigned char next;   /* enum data_state */
+    unsigned char action; /* enum data_action */
 };
 
 /* The whole DATA framing. Only ST_DOT_CR + LF ends the data, and ST_DOT_CR
  * is reachable only from ST_BOL, which only a real CRLF (or the start)
  * enters: so only <CRLF>.<CRLF> ends it. After a bare CR or LF we are in
  * ST_TEXT, never ST_BOL: a "." there is content, not stuffing. */
+/* clang-format off */
 static const struct data_step data_table[ST_COUNT][CL_COUNT] = {
     [ST_BOL] = {
         [CL_CR] = {ST_CR, ACT_NONE},
@@ -79,6 +74,7 @@ static const struct data_step data_table[ST_COUNT][CL_COUNT] = {
         [CL_OTHER] = {ST_TEXT, ACT_BARE_BYTE},
     },
 };
+/* clang-format on */
 
 static enum data_class
 data_class_of(char c)

@@ -24,16 +24,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SMTP_DATA_CHUNK 8192  /* bytes handed to the writer at a time */
+#define SMTP_DATA_CHUNK 8192 /* bytes handed to the writer at a time */
 
 /* How a DATA section ended. When several apply, the first in this order
  * is reported: a permanent verdict on the message outranks our trouble. */
 enum smtp_data_result {
-    SMTP_DATA_OK,               /* stored in full */
-    SMTP_DATA_TOO_BIG,          /* over the limit: 552 5.3.4 */
-    SMTP_DATA_BARE_NEWLINE,     /* bare CR/LF in reject mode: 550 5.5.2 */
-    SMTP_DATA_NO_SPACE,         /* writer failed, disk full: 452 4.3.1 */
-    SMTP_DATA_WRITE_FAILED,     /* writer failed otherwise: 451 4.3.0 */
+    SMTP_DATA_OK,           /* stored in full */
+    SMTP_DATA_TOO_BIG,      /* over the limit: 552 5.3.4 */
+    SMTP_DATA_BARE_NEWLINE, /* bare CR/LF in reject mode: 550 5.5.2 */
+    SMTP_DATA_NO_SPACE,     /* writer failed, disk full: 452 4.3.1 */
+    SMTP_DATA_WRITE_FAILED, /* writer failed otherwise: 451 4.3.0 */
 };
 
 /* Receives the stored content in order, in pieces of at most
@@ -45,18 +45,18 @@ typedef int smtp_data_write_fn(void *ctx, const char *data, size_t len,
 /* One DATA section. Large (it holds a chunk buffer): allocate it for the
  * duration of DATA only. All fields are private to smtp_data.c. */
 struct smtp_data {
-    smtp_data_write_fn *write;  /* borrowed */
-    void *ctx;                  /* passed to write, borrowed */
-    uint64_t limit;             /* stored bytes allowed; 0 means none */
-    uint64_t size;              /* bytes stored (or that would have been) */
-    unsigned char state;        /* position in the framing machine */
-    bool reject_bare;           /* bare CR/LF refuses the message */
-    bool bare_seen;             /* a bare CR or LF was received */
-    bool too_big;               /* size passed limit */
-    bool write_failed;          /* write returned -1 */
-    bool nospace;               /* ... because the disk was full */
-    bool done;                  /* <CRLF>.<CRLF> was seen */
-    size_t staged;              /* bytes in stage */
+    smtp_data_write_fn *write;   /* borrowed */
+    void *ctx;                   /* passed to write, borrowed */
+    uint64_t limit;              /* stored bytes allowed; 0 means none */
+    uint64_t size;               /* bytes stored (or that would have been) */
+    unsigned char state;         /* position in the framing machine */
+    bool reject_bare;            /* bare CR/LF refuses the message */
+    bool bare_seen;              /* a bare CR or LF was received */
+    bool too_big;                /* size passed limit */
+    bool write_failed;           /* write returned -1 */
+    bool nospace;                /* ... because the disk was full */
+    bool done;                   /* <CRLF>.<CRLF> was seen */
+    size_t staged;               /* bytes in stage */
     char stage[SMTP_DATA_CHUNK]; /* content not yet handed to write */
 };
 

@@ -27,9 +27,9 @@
 /* Writes folded header text into a buffer. */
 struct hdr_writer {
     struct buf *out;
-    size_t col;     /* octets on the current line so far */
-    bool fresh;     /* at the start of a continuation line */
-    bool failed;    /* an append failed: the header is dropped */
+    size_t col;  /* octets on the current line so far */
+    bool fresh;  /* at the start of a continuation line */
+    bool failed; /* an append failed: the header is dropped */
 };
 
 static void

@@ -11,13 +11,13 @@
 #include <string.h>
 
 enum reply_arg {
-    ARG_NONE,       /* no variable part */
-    ARG_BEFORE,     /* "CODE X.Y.Z ARG TEXT" (our hostname, RFC 5321 4.2) */
-    ARG_AFTER,      /* "CODE X.Y.Z TEXT ARG" */
+    ARG_NONE,   /* no variable part */
+    ARG_BEFORE, /* "CODE X.Y.Z ARG TEXT" (our hostname, RFC 5321 4.2) */
+    ARG_AFTER,  /* "CODE X.Y.Z TEXT ARG" */
 };
 
 enum reply_flag {
-    REPLY_LOCAL = 1,    /* our trouble or a closing 421: no client error */
+    REPLY_LOCAL = 1, /* our trouble or a closing 421: no client error */
 };
 
 struct reply {
@@ -26,9 +26,10 @@ struct reply {
                            no enhanced code */
     const char *text;   /* may be "" when arg is all there is */
     enum reply_arg arg;
-    unsigned flags;     /* enum reply_flag */
+    unsigned flags; /* enum reply_flag */
 };
 
+/* clang-format off */
 static const struct reply smtp_replies[SMTP_REPLY_COUNT] = {
     [SMTP_REPLY_GREETING] = {"220", "ESMTP tlsmta", ARG_BEFORE, 0},
     [SMTP_REPLY_HELO] = {"250", "", ARG_BEFORE, 0},
@@ -126,6 +127,7 @@ static const struct reply smtp_replies[SMTP_REPLY_COUNT] = {
     [SMTP_REPLY_SHUTDOWN] = {"421 4.3.2", "Service shutting down",
                              ARG_BEFORE, REPLY_LOCAL},
 };
+/* clang-format on */
 
 static const struct reply *
 reply_get(enum smtp_reply_id id)
@@ -162,8 +164,7 @@ smtp_reply_code(enum smtp_reply_id id)
 bool
 smtp_reply_is_client_error(enum smtp_reply_id id)
 {
-    return smtp_reply_code(id) >= 400 &&
-           !(reply_get(id)->flags & REPLY_LOCAL);
+    return smtp_reply_code(id) >= 400 && !(reply_get(id)->flags & REPLY_LOCAL);
 }
 
 const char *

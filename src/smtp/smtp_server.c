@@ -35,38 +35,38 @@
  * 4: 12288 octets) will raise it when AUTH exists. */
 #define SMTP_CMD_BUF_MAX SMTP_MAIL_LINE_MAX
 
-#define SMTP_RCPT_LIMIT_DEFAULT 100  /* RFC 5321 4.5.3.1.8 minimum */
-#define SMTP_HARD_ERRORS_DEFAULT 20  /* as Postfix smtpd_hard_error_limit */
-#define SMTP_QUEUE_ID_MAX 64         /* queue id buffer for msg_commit */
-#define SMTP_SIZE_DIGITS_MAX 20      /* RFC 1870 3: size-value 1*20DIGIT */
-#define SMTP_VERB_LOG_MAX 15         /* verb bytes quoted in log lines */
+#define SMTP_RCPT_LIMIT_DEFAULT 100 /* RFC 5321 4.5.3.1.8 minimum */
+#define SMTP_HARD_ERRORS_DEFAULT 20 /* as Postfix smtpd_hard_error_limit */
+#define SMTP_QUEUE_ID_MAX 64        /* queue id buffer for msg_commit */
+#define SMTP_SIZE_DIGITS_MAX 20     /* RFC 1870 3: size-value 1*20DIGIT */
+#define SMTP_VERB_LOG_MAX 15        /* verb bytes quoted in log lines */
 
 enum session_phase {
-    PHASE_COMMAND,      /* reading command lines */
-    PHASE_DATA,         /* inside DATA, bytes go to smtp_data */
-    PHASE_TLS_PENDING,  /* 220 sent for STARTTLS, waiting for the driver */
-    PHASE_CLOSED,       /* QUIT or 421 sent: nothing more is read */
+    PHASE_COMMAND,     /* reading command lines */
+    PHASE_DATA,        /* inside DATA, bytes go to smtp_data */
+    PHASE_TLS_PENDING, /* 220 sent for STARTTLS, waiting for the driver */
+    PHASE_CLOSED,      /* QUIT or 421 sent: nothing more is read */
 };
 
 struct smtp_server {
     const struct smtp_server_params *params; /* borrowed */
     const struct smtp_server_hooks *hooks;   /* borrowed */
     enum session_phase phase;
-    bool tls;               /* TLS active (STARTTLS done, or implicit) */
-    bool authenticated;     /* AUTH succeeded (issue 3: never yet) */
-    bool helo_seen;         /* EHLO/HELO accepted since greeting / TLS */
-    bool esmtp;             /* ... and it was EHLO */
-    bool in_mail;           /* MAIL accepted: a transaction is open */
-    bool msg_open;          /* msg_begin succeeded, no commit/abort yet */
-    bool discarding;        /* dropping an over-long line up to its LF */
-    char helo_name[SMTP_DOMAIN_MAX + 1];  /* EHLO/HELO argument */
-    char verb[SMTP_VERB_LOG_MAX + 1];     /* verb of the current line, for
-                                             log lines */
-    struct smtp_transaction txn;  /* txn.rcpts owned, grown on demand */
-    size_t rcpt_cap;              /* entries allocated in txn.rcpts */
-    struct buf line;              /* a command line split across feeds;
-                                     freed once complete */
-    struct smtp_data *data;       /* owned; only while PHASE_DATA */
+    bool tls;           /* TLS active (STARTTLS done, or implicit) */
+    bool authenticated; /* AUTH succeeded (issue 3: never yet) */
+    bool helo_seen;     /* EHLO/HELO accepted since greeting / TLS */
+    bool esmtp;         /* ... and it was EHLO */
+    bool in_mail;       /* MAIL accepted: a transaction is open */
+    bool msg_open;      /* msg_begin succeeded, no commit/abort yet */
+    bool discarding;    /* dropping an over-long line up to its LF */
+    char helo_name[SMTP_DOMAIN_MAX + 1]; /* EHLO/HELO argument */
+    char verb[SMTP_VERB_LOG_MAX + 1];    /* verb of the current line, for
+                                            log lines */
+    struct smtp_transaction txn;         /* txn.rcpts owned, grown on demand */
+    size_t rcpt_cap;                     /* entries allocated in txn.rcpts */
+    struct buf line;                     /* a command line split across feeds;
+                                            freed once complete */
+    struct smtp_data *data;              /* owned; only while PHASE_DATA */
     struct smtp_server_counts counts;
 };
 
@@ -76,20 +76,19 @@ struct smtp_server {
  * and counted; past the hard error limit the session ends with 421. */
 static void
 session_reply_detail(struct smtp_server *s, struct buf *out,
-                     enum smtp_reply_id id, const char *arg,
-                     const char *detail)
+                     enum smtp_reply_id id, const char *arg, const char *detail)
 {
     const struct smtp_server_params *p = s->params;
-    unsigned limit = p->hard_error_limit ? p->hard_error_limit
-                                         : SMTP_HARD_ERRORS_DEFAULT;
+    unsigned limit =
+        p->hard_error_limit ? p->hard_error_limit : SMTP_HARD_ERRORS_DEFAULT;
 
     smtp_reply_put(out, id, arg);
     if (!smtp_reply_is_client_error(id))
         return;
     s->counts.errors++;
     log_info("%s reject client=%s command=%s reply=\"%s\"%s%s", p->session_id,
-             p->client_addr, s->verb[0] ? s->verb : "-",
-             smtp_reply_status(id), detail ? " " : "", detail ? detail : "");
+             p->client_addr, s->verb[0] ? s->verb : "-", smtp_reply_status(id),
+             detail ? " " : "", detail ? detail : "");
     if (s->counts.errors >= limit) {
         smtp_reply_put(out, SMTP_REPLY_TOO_MANY_ERRORS, p->hostname);
         log_info("%s too-many-errors client=%s errors=%u", p->session_id,
@@ -191,8 +190,7 @@ session_ehlo_keywords(const struct smtp_server *s, const char *kw[],
     if (limit == 0)
         snprintf(size_kw, size_kw_len, "SIZE");
     else
-        snprintf(size_kw, size_kw_len, "SIZE %llu",
-                 (unsigned long long)limit);
+        snprintf(size_kw, size_kw_len, "SIZE %llu", (unsigned long long)limit);
     kw[n++] = size_kw;
     kw[n++] = "8BITMIME";
     kw[n++] = "ENHANCEDSTATUSCODES";
@@ -261,9 +259,9 @@ smtp_cmd_helo(struct smtp_server *s, const char *arg, size_t len,
 
 /* MAIL parameters as parsed (RFC 5321 4.1.2 Mail-parameters). */
 struct mail_params {
-    uint64_t size;          /* SIZE=, 0 if absent */
-    bool body_8bitmime;     /* BODY=8BITMIME */
-    bool smtputf8;          /* SMTPUTF8 */
+    uint64_t size;      /* SIZE=, 0 if absent */
+    bool body_8bitmime; /* BODY=8BITMIME */
+    bool smtputf8;      /* SMTPUTF8 */
 };
 
 /* Apply one parameter; value is NULL when there was no "=". Returns
@@ -272,7 +270,7 @@ typedef enum smtp_reply_id smtp_param_fn(struct mail_params *mp,
                                          const char *value, size_t len);
 
 struct smtp_param {
-    const char *keyword;    /* esmtp-keyword, matched case-insensitively */
+    const char *keyword; /* esmtp-keyword, matched case-insensitively */
     smtp_param_fn *apply;
 };
 
@@ -419,8 +417,8 @@ params_parse(const struct smtp_param *table, const char *p, size_t len,
 
 /* Which reply refuses a path, for the sender or for a recipient. */
 struct path_role {
-    enum smtp_reply_id syntax;      /* SMTP_ADDRESS_SYNTAX */
-    enum smtp_reply_id too_long;    /* SMTP_ADDRESS_TOO_LONG */
+    enum smtp_reply_id syntax;   /* SMTP_ADDRESS_SYNTAX */
+    enum smtp_reply_id too_long; /* SMTP_ADDRESS_TOO_LONG */
 };
 
 static const struct path_role sender_role = {SMTP_REPLY_BAD_SENDER,
@@ -515,8 +513,7 @@ smtp_cmd_mail(struct smtp_server *s, const char *arg, size_t len,
         s->in_mail = true;
     else
         memset(&s->txn, 0, sizeof(s->txn));
-    session_reply_detail(s, out, r, "MAIL FROM:<address> [parameters]",
-                         NULL);
+    session_reply_detail(s, out, r, "MAIL FROM:<address> [parameters]", NULL);
 }
 
 /* RFC 5321 4.5.1: "RCPT TO:<Postmaster>" without a domain must be
@@ -589,11 +586,10 @@ static enum smtp_reply_id
 rcpt_decide(struct smtp_server *s, const struct smtp_address *a)
 {
     struct smtp_session_view v = session_view(s);
-    enum smtp_rcpt_verdict verdict =
-        s->hooks->rcpt_check(s->hooks->ctx, &v, a);
+    enum smtp_rcpt_verdict verdict = s->hooks->rcpt_check(s->hooks->ctx, &v, a);
 
-    if ((unsigned)verdict >= sizeof(smtp_rcpt_verdict_reply) /
-                                 sizeof(smtp_rcpt_verdict_reply[0]))
+    if ((unsigned)verdict >=
+        sizeof(smtp_rcpt_verdict_reply) / sizeof(smtp_rcpt_verdict_reply[0]))
         verdict = SMTP_RCPT_TEMPFAIL;
     if (verdict == SMTP_RCPT_OK && rcpt_add(s, a) < 0)
         return SMTP_REPLY_RCPT_TEMPFAIL;
@@ -717,8 +713,9 @@ smtp_cmd_starttls(struct smtp_server *s, const char *arg, size_t len,
     if (!session_starttls_offered(s)) {
         /* RFC 5321 4.2.4: 502 where the listener has no TLS at all; 503
          * once TLS is up (RFC 3207 4.2: not offered again). */
-        session_reply(s, out, s->tls ? SMTP_REPLY_TLS_ACTIVE
-                                     : SMTP_REPLY_NOT_IMPLEMENTED);
+        session_reply(s, out,
+                      s->tls ? SMTP_REPLY_TLS_ACTIVE
+                             : SMTP_REPLY_NOT_IMPLEMENTED);
         return;
     }
     session_reply(s, out, SMTP_REPLY_TLS_READY);
@@ -738,21 +735,22 @@ smtp_cmd_auth(struct smtp_server *s, const char *arg, size_t len,
 /* ---- verb table and dispatch ------------------------------------------- */
 
 enum verb_flag {
-    VERB_BEFORE_TLS = 1,    /* allowed before STARTTLS on a listener that
-                               requires it (RFC 3207 4) */
-    VERB_NO_ARGS = 2,       /* takes no argument: 501 if one is given */
-    VERB_NEEDS_ARG = 4,     /* takes an argument: 501 if none */
+    VERB_BEFORE_TLS = 1, /* allowed before STARTTLS on a listener that
+                            requires it (RFC 3207 4) */
+    VERB_NO_ARGS = 2,    /* takes no argument: 501 if one is given */
+    VERB_NEEDS_ARG = 4,  /* takes an argument: 501 if none */
 };
 
 struct smtp_verb {
-    const char *name;       /* matched case-insensitively, RFC 5321 2.4 */
+    const char *name; /* matched case-insensitively, RFC 5321 2.4 */
     smtp_verb_fn *handler;
-    size_t count;           /* offsetof its counter in smtp_server_counts */
-    size_t line_max;        /* octets incl. CRLF */
-    unsigned flags;         /* enum verb_flag */
-    const char *usage;      /* for "501 5.5.4 Syntax: ..." */
+    size_t count;      /* offsetof its counter in smtp_server_counts */
+    size_t line_max;   /* octets incl. CRLF */
+    unsigned flags;    /* enum verb_flag */
+    const char *usage; /* for "501 5.5.4 Syntax: ..." */
 };
 
+/* clang-format off */
 #define VERB(n, h, c, max, f, u)                                             \
     {n, h, offsetof(struct smtp_server_counts, c), max, f, u}
 
@@ -781,6 +779,7 @@ static const struct smtp_verb smtp_verbs[] = {
     VERB("AUTH", smtp_cmd_auth, auth, SMTP_LINE_MAX, 0,
          "AUTH mechanism [initial-response]"),
 };
+/* clang-format on */
 
 static const struct smtp_verb *
 verb_find(const char *name, size_t len)
@@ -795,10 +794,10 @@ verb_find(const char *name, size_t len)
 static void
 verb_count(struct smtp_server *s, const struct smtp_verb *v)
 {
-    unsigned *c = (unsigned *)((char *)&s->counts +
-                               (v ? v->count
-                                  : offsetof(struct smtp_server_counts,
-                                             unknown)));
+    unsigned *c =
+        (unsigned *)((char *)&s->counts +
+                     (v ? v->count
+                        : offsetof(struct smtp_server_counts, unknown)));
     (*c)++;
 }
 
@@ -1033,8 +1032,7 @@ smtp_server_tls_started(struct smtp_server *s)
 
 /* End the session with a 421 reply (RFC 5321 3.8). */
 static enum smtp_server_action
-session_close_421(struct smtp_server *s, struct buf *out,
-                  enum smtp_reply_id id)
+session_close_421(struct smtp_server *s, struct buf *out, enum smtp_reply_id id)
 {
     if (s->phase != PHASE_CLOSED) {
         txn_reset(s);

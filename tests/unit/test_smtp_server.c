@@ -761,11 +761,12 @@ test_line_length(void **state)
     /* MAIL gets the SIZE/BODY/SMTPUTF8 allowance: 564 octets. */
     t_expect(t, "EHLO c.example\r\n", EHLO_REPLY_TLS);
     char mail[700];
-    snprintf(mail, sizeof(mail), "%-562s\r\n", "MAIL FROM:<a@b.example> SIZE=1");
+    static const char m1[] = "MAIL FROM:<a@b.example> SIZE=1";
+    snprintf(mail, sizeof(mail), "%-562s\r\n", m1);
     assert_int_equal(strlen(mail), 564);
     t_expect(t, mail, SENDER_OK);
     t_expect(t, "RSET\r\n", OK);
-    snprintf(mail, sizeof(mail), "%-563s\r\n", "MAIL FROM:<a@b.example> SIZE=1");
+    snprintf(mail, sizeof(mail), "%-563s\r\n", m1);
     t_expect(t, mail, TOO_LONG);
     assert_int_equal(smtp_server_counts(t->s)->errors, 4);
     t_free(t);
