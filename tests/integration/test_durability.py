@@ -40,12 +40,19 @@ def test_kill9_before_delivery_then_restart_delivers(make_server, tmp_path):
     server.kill9()
     c.close()
     assert server.pids() == set()
+    # spool.h: a committed message is a file named by its queue id.
+    assert _spooled(server, qid), f"{qid} not in {server.spool}"
     good = os.path.join(server.mail_root, "%d", "%u")
     server.restart(maildir_template=good)
     data, = server.wait_for_messages("alice", timeout=20)
     d = check_delivery(data, SENDER, RCPT, message, "TLSv1.3")
     assert qid in d.received
     server.assert_no_more("alice", 1)
+
+
+def _spooled(server, qid):
+    return [os.path.join(d, f) for d, _, files in os.walk(server.spool)
+            for f in files if qid in f]
 
 
 def test_kill9_right_after_250_delivered_exactly_once(make_server):

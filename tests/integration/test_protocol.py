@@ -273,3 +273,43 @@ def test_connection_limit(make_server):
     assert r.code == 220, r
     for c in held:
         c.close()
+
+
+# -- addresses and extensions ----------------------------------------------
+
+@pytest.mark.parametrize("rcpt", [
+    '"john doe"@example.test',
+    '"john\\"doe"@example.test',
+    "John.Doe+tag@Example.Test",
+    "j\u00f6rg@example.test",
+])
+def test_address_forms_delivered(server, rcpt):
+    """Quoted local parts (RFC 5321 4.1.2) and, with SMTPUTF8 (RFC 6531),
+    UTF-8 local parts are accepted and delivered locally."""
+    c = _tls_session(server)
+    r = c.cmd(f"MAIL FROM:<{SENDER}> BODY=8BITMIME SMTPUTF8")
+    assert r.code == 250, r
+    r = c.cmd(f"RCPT TO:<{rcpt}>")
+    assert r.code == 250, r
+    send_data(c, "Subject: address form\r\n\r\ncaf\u00e9\r\n".encode())
+    c.close()
+    deadline = time.monotonic() + 15
+    while not server.all_delivered():
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.05)
+    data = open(server.all_delivered()[0], "rb").read()
+    assert data.endswith("\ncaf\u00e9\n".encode()), data
+
+
+def test_lowercase_transaction(server):
+    c = RawSMTP(server.addr("plain"))
+    assert c.cmd("ehlo client.example").code == 250
+    assert c.cmd(f"mail from:<{SENDER}>").code == 250
+    assert c.cmd(f"rcpt to:<{RCPT}>").code == 250
+    assert c.cmd("data").code == 354
+    c.send(b"Subject: lower\r\n\r\nlower\r\n.\r\n")
+    queue_id(c.reply())
+    assert c.cmd("quit").code == 221
+    c.close()
+    data, = server.wait_for_messages("alice")
+    assert data.endswith(b"\nSubject: lower\n\nlower\n")

@@ -34,11 +34,12 @@ def test_bytes_after_starttls_are_discarded(server):
 
 
 @pytest.mark.parametrize("injected", [
-    b"MAIL FROM:<evil@example.org>\r\n",
+    b"EHLO evil.example\r\n",
+    b"EHLO evil.example\r\nMAIL FROM:<evil@example.org>\r\n",
     b"RSET\r\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<alice@example.test>"
     b"\r\n",
     b"QUIT\r\n",
-])
+], ids=["EHLO", "EHLO+MAIL", "RSET+MAIL+RCPT", "QUIT"])
 def test_injected_commands_never_run(server, injected):
     c = RawSMTP(server.addr("mx"))
     c.ehlo()
@@ -47,6 +48,9 @@ def test_injected_commands_never_run(server, injected):
     assert c.pending(0.3) == b""
     c.handshake()
     assert c.pending(0.3) == b""
+    # No EHLO counts after the handshake yet, injected or earlier: 503.
+    r = c.cmd(f"MAIL FROM:<{SENDER}>")
+    assert r.code == 503, r
     c.ehlo()
     # An injected MAIL would make this one 503 (nested MAIL).
     r = c.cmd(f"MAIL FROM:<{SENDER}>")
