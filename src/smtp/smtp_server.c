@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "smtp/smtp_command.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_reply.h"
 #include "util/util_log.h"
@@ -38,7 +39,6 @@
 #define SMTP_RCPT_LIMIT_DEFAULT 100 /* RFC 5321 4.5.3.1.8 minimum */
 #define SMTP_HARD_ERRORS_DEFAULT 20 /* as Postfix smtpd_hard_error_limit */
 #define SMTP_QUEUE_ID_MAX 64        /* queue id buffer for msg_commit */
-#define SMTP_SIZE_DIGITS_MAX 20     /* RFC 1870 3: size-value 1*20DIGIT */
 #define SMTP_VERB_LOG_MAX 15        /* verb bytes quoted in log lines */
 
 enum session_phase {
@@ -109,9 +109,12 @@ session_set_verb(struct smtp_server *s, const char *line, size_t len)
 {
     size_t n = 0;
     while (n < len && n < SMTP_VERB_LOG_MAX && line[n] != ' ' &&
-           line[n] != '\r' && line[n] != '\n')
-        n++;
-    memcpy(s->verb, line, n);
+           line[n] != '\r' && line[n] != '\n') {
+        /* Peer bytes: keep the log line "key=value" parseable. */
+        unsigned char c = (unsigned char)line[n];
+        s->verb[n++] =
+            (c > ' ' && c < 127 && c != '"' && c != '=') ? (char)c : '?';
+    }
     s->verb[n] = '\0';
 }
 
@@ -257,164 +260,6 @@ smtp_cmd_helo(struct smtp_server *s, const char *arg, size_t len,
     session_hello(s, arg, len, out, false);
 }
 
-/* MAIL parameters as parsed (RFC 5321 4.1.2 Mail-parameters). */
-struct mail_params {
-    uint64_t size;      /* SIZE=, 0 if absent */
-    bool body_8bitmime; /* BODY=8BITMIME */
-    bool smtputf8;      /* SMTPUTF8 */
-};
-
-/* Apply one parameter; value is NULL when there was no "=". Returns
- * SMTP_REPLY_OK or the reply refusing it. */
-typedef enum smtp_reply_id smtp_param_fn(struct mail_params *mp,
-                                         const char *value, size_t len);
-
-struct smtp_param {
-    const char *keyword; /* esmtp-keyword, matched case-insensitively */
-    smtp_param_fn *apply;
-};
-
-/* RFC 1870 3: size-value = 1*20DIGIT. A value past 2^64-1 is taken as
- * 2^64-1: over any limit we could have. */
-static enum smtp_reply_id
-param_size(struct mail_params *mp, const char *value, size_t len)
-{
-    uint64_t v = 0;
-
-    if (value == NULL || len == 0 || len > SMTP_SIZE_DIGITS_MAX)
-        return SMTP_REPLY_BAD_PARAMETER;
-    for (size_t i = 0; i < len; i++) {
-        unsigned d = (unsigned)(value[i] - '0');
-        if (d > 9)
-            return SMTP_REPLY_BAD_PARAMETER;
-        v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
-    }
-    mp->size = v;
-    return SMTP_REPLY_OK;
-}
-
-/* RFC 6152 2: BODY=7BIT / 8BITMIME. No BINARYMIME: we offer no CHUNKING. */
-static enum smtp_reply_id
-param_body(struct mail_params *mp, const char *value, size_t len)
-{
-    if (value != NULL && len == 4 && strncasecmp(value, "7BIT", 4) == 0)
-        mp->body_8bitmime = false;
-    else if (value != NULL && len == 8 &&
-             strncasecmp(value, "8BITMIME", 8) == 0)
-        mp->body_8bitmime = true;
-    else
-        return SMTP_REPLY_BAD_PARAMETER;
-    return SMTP_REPLY_OK;
-}
-
-/* RFC 6531 3.4: SMTPUTF8 takes no value. */
-static enum smtp_reply_id
-param_smtputf8(struct mail_params *mp, const char *value, size_t len)
-{
-    (void)len;
-    if (value != NULL)
-        return SMTP_REPLY_BAD_PARAMETER;
-    mp->smtputf8 = true;
-    return SMTP_REPLY_OK;
-}
-
-static const struct smtp_param smtp_mail_params[] = {
-    {"SIZE", param_size},
-    {"BODY", param_body},
-    {"SMTPUTF8", param_smtputf8},
-    {NULL, NULL},
-};
-
-/* We offer no RCPT parameters (no DSN yet). */
-static const struct smtp_param smtp_rcpt_params[] = {
-    {NULL, NULL},
-};
-
-static bool
-is_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9');
-}
-
-/* esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") (RFC 5321 4.1.2) */
-static bool
-param_keyword_valid(const char *k, size_t len)
-{
-    if (len == 0 || !is_alnum(k[0]))
-        return false;
-    for (size_t i = 1; i < len; i++)
-        if (!is_alnum(k[i]) && k[i] != '-')
-            return false;
-    return true;
-}
-
-/* esmtp-value = 1*(%d33-60 / %d62-126), RFC 6531 3.3 adds UTF-8; we take
- * any octet over 126 here and leave meaning to the parameter. */
-static bool
-param_value_valid(const char *v, size_t len)
-{
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c < 33 || c == '=' || c == 127)
-            return false;
-    }
-    return true;
-}
-
-static const struct smtp_param *
-param_find(const struct smtp_param *table, const char *k, size_t len)
-{
-    for (; table->keyword != NULL; table++)
-        if (strlen(table->keyword) == len &&
-            strncasecmp(table->keyword, k, len) == 0)
-            return table;
-    return NULL;
-}
-
-/* One "keyword[=value]" of length len. */
-static enum smtp_reply_id
-param_apply(const struct smtp_param *table, const char *p, size_t len,
-            struct mail_params *mp)
-{
-    const char *eq = memchr(p, '=', len);
-    size_t klen = eq ? (size_t)(eq - p) : len;
-    const char *value = eq ? eq + 1 : NULL;
-    size_t vlen = eq ? len - klen - 1 : 0;
-
-    if (!param_keyword_valid(p, klen) ||
-        (value != NULL && !param_value_valid(value, vlen)))
-        return SMTP_REPLY_BAD_PARAMETER;
-    const struct smtp_param *prm = param_find(table, p, klen);
-    if (prm == NULL)
-        return SMTP_REPLY_UNKNOWN_PARAMETER; /* RFC 5321 4.1.1.11: 555 */
-    return prm->apply(mp, value, vlen);
-}
-
-/* Parameters after the path: SP-separated, RFC 5321 4.1.2. */
-static enum smtp_reply_id
-params_parse(const struct smtp_param *table, const char *p, size_t len,
-             struct mail_params *mp)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        if (p[i] == ' ') {
-            i++;
-            continue;
-        }
-        size_t start = i;
-        while (i < len && p[i] != ' ')
-            i++;
-        enum smtp_reply_id r = param_apply(table, p + start, i - start, mp);
-        if (r != SMTP_REPLY_OK)
-            return r;
-    }
-    return SMTP_REPLY_OK;
-}
-
 /* Which reply refuses a path, for the sender or for a recipient. */
 struct path_role {
     enum smtp_reply_id syntax;   /* SMTP_ADDRESS_SYNTAX */
@@ -427,6 +272,19 @@ static const struct path_role rcpt_role = {SMTP_REPLY_BAD_RCPT,
                                            SMTP_REPLY_RCPT_TOO_LONG};
 
 static enum smtp_reply_id
+command_error_reply(const struct path_role *role, enum smtp_command_error e)
+{
+    static const enum smtp_reply_id replies[] = {
+        [SMTP_COMMAND_OK] = SMTP_REPLY_OK,
+        [SMTP_COMMAND_SYNTAX] = SMTP_REPLY_SYNTAX,
+        [SMTP_COMMAND_BAD_PATH] = SMTP_REPLY_OK, /* per role, below */
+        [SMTP_COMMAND_BAD_PARAMETER] = SMTP_REPLY_BAD_PARAMETER,
+        [SMTP_COMMAND_UNKNOWN_PARAMETER] = SMTP_REPLY_UNKNOWN_PARAMETER,
+    };
+    return e == SMTP_COMMAND_BAD_PATH ? role->syntax : replies[e];
+}
+
+static enum smtp_reply_id
 path_error_reply(const struct path_role *role, enum smtp_address_error e)
 {
     if (e == SMTP_ADDRESS_TOO_LONG)
@@ -436,63 +294,25 @@ path_error_reply(const struct path_role *role, enum smtp_address_error e)
     return role->syntax;
 }
 
-/* If arg starts with prefix (case-insensitive), step past it and any
- * spaces: RFC 5321 4.1.2 allows none after the colon, but enough clients
- * send "MAIL FROM: <a@b>" that every MTA tolerates it. */
-static bool
-skip_prefix(const char **arg, size_t *len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    if (*len < n || strncasecmp(*arg, prefix, n) != 0)
-        return false;
-    *arg += n;
-    *len -= n;
-    while (*len > 0 && **arg == ' ') {
-        (*arg)++;
-        (*len)--;
-    }
-    return true;
-}
-
-/* Split "<path> params": the path span, and the parameters after it, which
- * must be separated by a space. Returns the path length, 0 if malformed. */
-static size_t
-split_path(const char *arg, size_t len, const char **params, size_t *plen)
-{
-    size_t n = smtp_address_path_span(arg, len);
-    if (n == 0 || (n < len && arg[n] != ' '))
-        return 0;
-    *params = arg + n;
-    *plen = len - n;
-    return n;
-}
-
 static enum smtp_reply_id
 mail_check(struct smtp_server *s, const char *arg, size_t len)
 {
-    struct mail_params mp = {0};
-    const char *params;
-    size_t plen;
-
-    if (!skip_prefix(&arg, &len, "FROM:"))
-        return SMTP_REPLY_SYNTAX;
-    size_t n = split_path(arg, len, &params, &plen);
-    if (n == 0)
-        return SMTP_REPLY_BAD_SENDER;
-    enum smtp_reply_id r = params_parse(smtp_mail_params, params, plen, &mp);
-    if (r != SMTP_REPLY_OK)
-        return r;
-    enum smtp_address_error e =
-        smtp_address_parse(arg, n, true, mp.smtputf8, &s->txn.sender);
+    struct smtp_path_arg pa;
+    enum smtp_command_error ce = smtp_command_mail(arg, len, &pa);
+    if (ce != SMTP_COMMAND_OK)
+        return command_error_reply(&sender_role, ce);
+    const struct smtp_mail_params *mp = &pa.params;
+    enum smtp_address_error e = smtp_address_parse(
+        pa.path, pa.path_len, true, mp->smtputf8, &s->txn.sender);
     if (e != SMTP_ADDRESS_OK)
         return path_error_reply(&sender_role, e);
     /* RFC 1870 6.1: refuse at once what could never be accepted. */
     uint64_t limit = s->params->message_size_limit;
-    if (limit != 0 && mp.size > limit)
+    if (limit != 0 && mp->size > limit)
         return SMTP_REPLY_SIZE_EXCEEDED;
-    s->txn.declared_size = mp.size;
-    s->txn.body_8bitmime = mp.body_8bitmime;
-    s->txn.smtputf8 = mp.smtputf8;
+    s->txn.declared_size = mp->size;
+    s->txn.body_8bitmime = mp->body_8bitmime;
+    s->txn.smtputf8 = mp->smtputf8;
     return SMTP_REPLY_SENDER_OK;
 }
 
@@ -535,23 +355,14 @@ static enum smtp_reply_id
 rcpt_parse(struct smtp_server *s, const char *arg, size_t len,
            struct smtp_address *a)
 {
-    struct mail_params unused = {0};
-    const char *params;
-    size_t plen;
-
-    if (!skip_prefix(&arg, &len, "TO:"))
-        return SMTP_REPLY_SYNTAX;
-    size_t n = split_path(arg, len, &params, &plen);
-    if (n == 0)
-        return SMTP_REPLY_BAD_RCPT;
-    enum smtp_reply_id r =
-        params_parse(smtp_rcpt_params, params, plen, &unused);
-    if (r != SMTP_REPLY_OK)
-        return r;
-    if (rcpt_postmaster(s, arg, n, a))
+    struct smtp_path_arg pa;
+    enum smtp_command_error ce = smtp_command_rcpt(arg, len, &pa);
+    if (ce != SMTP_COMMAND_OK)
+        return command_error_reply(&rcpt_role, ce);
+    if (rcpt_postmaster(s, pa.path, pa.path_len, a))
         return SMTP_REPLY_OK;
     enum smtp_address_error e =
-        smtp_address_parse(arg, n, false, s->txn.smtputf8, a);
+        smtp_address_parse(pa.path, pa.path_len, false, s->txn.smtputf8, a);
     return e == SMTP_ADDRESS_OK ? SMTP_REPLY_OK
                                 : path_error_reply(&rcpt_role, e);
 }
@@ -688,11 +499,9 @@ static void
 smtp_cmd_vrfy(struct smtp_server *s, const char *arg, size_t len,
               struct buf *out)
 {
-    (void)arg;
-    if (len == 0)
-        session_reply_detail(s, out, SMTP_REPLY_SYNTAX, "VRFY address", NULL);
-    else
-        session_reply(s, out, SMTP_REPLY_VRFY);
+    (void)arg; /* VERB_NEEDS_ARG made sure there is one */
+    (void)len;
+    session_reply(s, out, SMTP_REPLY_VRFY);
 }
 
 static void
