@@ -1,18 +1,22 @@
 /*
  * maildir.c -- final delivery into a Maildir (maildir.h has the contract;
- * format: https://cr.yp.to/proto/maildir.html). RFC 5321 4.4: the
+ * format: https://cr.yp.to/proto/maildir.html), in groups: every file of a
+ * group is written to tmp/, then all are fsynced together, renamed into
+ * new/, and each new/ directory is fsynced once. RFC 5321 4.4: the
  * Return-Path line is added here, at final delivery.
  *
  * Trust boundary: the recipient and sender come from the network through
- * the spool. The recipient becomes path components only after encoding
- * that makes traversal impossible; header values with control characters
- * are refused. Never forks, never runs a shell.
+ * the spool. Paths come from maildir_expand() (maildir_path.c); header
+ * values with control characters are refused. Never forks, never runs a
+ * shell.
  */
 #include "deliver/maildir.h"
 
 #include "util/util_buf.h"
 #include "util/util_fs.h"
+#include "util/util_fsync.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -25,13 +29,25 @@
 
 #define MAILDIR_CHUNK 32768            /* bytes of content per pread() */
 #define MAILDIR_NAME_MAX 1024          /* bytes of a file name incl. NUL */
-#define MAILDIR_LOCAL_MAX 1024         /* bytes of an unquoted local part */
 #define MAILDIR_CREATE_TRIES 100       /* O_EXCL collisions tolerated */
+#define MAILDIR_WHY_MAX 256            /* bytes of a failure reason */
+
+/* One delivery of the group. */
+struct maildir_pending {
+    int fd;                            /* owned; tmp/NAME until synced */
+    char *dir;                         /* owned; the Maildir */
+    char *name;                        /* owned; NAME in tmp/ */
+    uint64_t size;                     /* bytes of the file */
+    int result;                        /* after sync: MAILDIR_OK or error */
+    char path[MAILDIR_PATH_MAX];       /* after sync: the file in new/ */
+    char why[MAILDIR_WHY_MAX];         /* after sync: reason of an error */
+};
 
 struct maildir_batch {
-    char **dirs;                       /* owned; new/ dirs to fsync */
+    struct maildir_pending **v;        /* owned; n deliveries */
     size_t n;
     size_t cap;
+    bool synced;                       /* results valid until cleared */
 };
 
 static int
@@ -39,188 +55,6 @@ maildir_errno_to_error(int err)
 {
     return err == ENOSPC || err == EDQUOT ? MAILDIR_ERR_NOSPACE
                                           : MAILDIR_ERR_IO;
-}
-
-/* Index of the '@' that ends the local part, or -1. A quoted local part
- * (RFC 5321 4.1.2 Quoted-string) may itself contain '@'. */
-static long
-maildir_split(const char *rcpt)
-{
-    size_t i = 1;
-
-    if (rcpt[0] != '"') {
-        const char *at = strchr(rcpt, '@');
-        return at == NULL ? -1 : at - rcpt;
-    }
-    for (; rcpt[i] != '\0' && rcpt[i] != '"'; i++)
-        if (rcpt[i] == '\\' && rcpt[i + 1] != '\0')
-            i++; /* quoted-pairSMTP */
-    if (rcpt[i] != '"' || rcpt[i + 1] != '@')
-        return -1;
-    return (long)i + 1;
-}
-
-const char *
-maildir_rcpt_domain(const char *rcpt)
-{
-    long at = maildir_split(rcpt);
-    return at < 0 || rcpt[at + 1] == '\0' ? NULL : rcpt + at + 1;
-}
-
-/* The local part rcpt[0..len) without quotes and backslash escapes. */
-static int
-maildir_unquote(const char *s, size_t len, char *out, size_t outlen)
-{
-    size_t o = 0;
-
-    if (len >= 2 && s[0] == '"') {
-        s++;
-        len -= 2;
-    } else if (len >= outlen) {
-        return -1;
-    } else {
-        memcpy(out, s, len);
-        out[len] = '\0';
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '\\' && i + 1 < len)
-            i++;
-        if (o + 1 >= outlen)
-            return -1;
-        out[o++] = s[i];
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-/* Append s[0..len) as one safe path component: lower-cased, and '/', '%',
- * controls, DEL and a leading '.' as %XX (so "." and ".." cannot occur,
- * and distinct addresses never share a mailbox). */
-static int
-maildir_put_component(struct buf *b, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    if (len == 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        bool unsafe = c == '/' || c == '%' || c < 0x20 || c == 0x7f ||
-                      (i == 0 && c == '.');
-        char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-        if (unsafe ? buf_append(b, esc, 3) : buf_append(b, &c, 1))
-            return -1;
-    }
-    return 0;
-}
-
-/* Expand tmpl into b with the already split local part and domain. */
-static int
-maildir_put_template(struct buf *b, const char *tmpl, const char *local,
-                     const char *domain)
-{
-    for (const char *p = tmpl; *p != '\0'; p++) {
-        int r = 0;
-        if (*p != '%')
-            r = buf_append(b, p, 1);
-        else if (p[1] == 'u')
-            r = maildir_put_component(b, local, strlen(local));
-        else if (p[1] == 'd')
-            r = maildir_put_component(b, domain, strlen(domain));
-        else if (p[1] == '%')
-            r = buf_append(b, "%", 1);
-        else
-            return MAILDIR_ERR_TEMPLATE;
-        if (r < 0)
-            return MAILDIR_ERR_ADDRESS;
-        if (*p == '%')
-            p++;
-    }
-    return MAILDIR_OK;
-}
-
-int
-maildir_expand(const char *tmpl, const char *rcpt, char *out, size_t outlen)
-{
-    char local[MAILDIR_LOCAL_MAX];
-    long at = maildir_split(rcpt);
-    struct buf b;
-
-    if (tmpl == NULL || *tmpl == '\0')
-        return MAILDIR_ERR_TEMPLATE;
-    if (outlen < 2)
-        return MAILDIR_ERR_ADDRESS;
-    if (at <= 0 || rcpt[at + 1] == '\0' ||
-        maildir_unquote(rcpt, (size_t)at, local, sizeof(local)) < 0 ||
-        local[0] == '\0')
-        return MAILDIR_ERR_ADDRESS;
-    buf_init(&b, outlen - 1);
-    int r = maildir_put_template(&b, tmpl, local, rcpt + at + 1);
-    if (r == MAILDIR_OK) {
-        while (b.len > 1 && b.data[b.len - 1] == '/')
-            b.len--;
-        memcpy(out, b.data, b.len);
-        out[b.len] = '\0';
-    }
-    buf_free(&b);
-    return r;
-}
-
-struct maildir_batch *
-maildir_batch_new(void)
-{
-    return calloc(1, sizeof(struct maildir_batch));
-}
-
-void
-maildir_batch_free(struct maildir_batch *b)
-{
-    if (b == NULL)
-        return;
-    for (size_t i = 0; i < b->n; i++)
-        free(b->dirs[i]);
-    free(b->dirs);
-    free(b);
-}
-
-static int
-maildir_batch_add(struct maildir_batch *b, const char *dir)
-{
-    for (size_t i = 0; i < b->n; i++)
-        if (strcmp(b->dirs[i], dir) == 0)
-            return 0;
-    if (b->n == b->cap) {
-        size_t ncap = b->cap ? b->cap * 2 : 16;
-        char **p = reallocarray(b->dirs, ncap, sizeof(*p));
-        if (p == NULL)
-            return -1;
-        b->dirs = p;
-        b->cap = ncap;
-    }
-    if ((b->dirs[b->n] = strdup(dir)) == NULL)
-        return -1;
-    b->n++;
-    return 0;
-}
-
-int
-maildir_batch_sync(struct maildir_batch *b, char *why, size_t whylen)
-{
-    int r = MAILDIR_OK;
-
-    for (size_t i = 0; i < b->n; i++) {
-        if (r == MAILDIR_OK && fs_fsync_dir(b->dirs[i]) < 0) {
-            r = maildir_errno_to_error(errno);
-            snprintf(why, whylen, "fsync %s: %s", b->dirs[i],
-                     strerror(errno));
-        }
-        free(b->dirs[i]);
-    }
-    b->n = 0;
-    return r;
 }
 
 /* "<sec>.M<usec>P<pid>Q<n>.<host>", the host with '/' and ':' escaped as
@@ -401,59 +235,77 @@ maildir_header_safe(const char *s)
     return true;
 }
 
-/* Write and fsync msg to fd; *step names what failed. */
+/* Phase 1: write msg to tmp/NAME of dir, not yet fsynced; fd stays open. */
 static int
-maildir_fill(int fd, const struct maildir_msg *msg, uint64_t *size,
-             const char **step)
-{
-    *step = "write";
-    if (maildir_write(fd, msg, size) < 0)
-        return -1;
-    *step = "fsync";
-    return fsync(fd);
-}
-
-/* Write, fsync and publish msg into the Maildir dir; path gets the file's
- * name in new/, *step names what failed. */
-static int
-maildir_store(const char *dir, const char *hostname,
-              const struct maildir_msg *msg, char *path, const char **step)
+maildir_write_tmp(const char *dir, const char *hostname,
+                  const struct maildir_msg *msg, struct maildir_pending *p,
+                  char *why, size_t whylen)
 {
     char name[MAILDIR_NAME_MAX];
     char tmp_path[MAILDIR_PATH_MAX];
-    uint64_t size = 0;
 
-    *step = "create";
-    int fd = maildir_open_tmp(dir, hostname, name, tmp_path);
-    if (fd < 0)
-        return -1;
-    int r = maildir_fill(fd, msg, &size, step);
-    int saved = errno;
-    if (close(fd) < 0 && r == 0) {
-        *step = "close";
-        r = -1;
-        saved = errno;
+    p->fd = maildir_open_tmp(dir, hostname, name, tmp_path);
+    if (p->fd < 0) {
+        snprintf(why, whylen, "create in %s/tmp: %s", dir, strerror(errno));
+        return maildir_errno_to_error(errno);
     }
-    if (r == 0) {
-        *step = "rename";
-        r = maildir_publish(dir, name, tmp_path, size, path);
-        saved = errno;
-    }
-    if (r < 0)
+    if (maildir_write(p->fd, msg, &p->size) < 0 ||
+        (p->dir = strdup(dir)) == NULL || (p->name = strdup(name)) == NULL) {
+        int err = errno;
+        snprintf(why, whylen, "write %s: %s", tmp_path, strerror(err));
+        close(p->fd);
         unlink(tmp_path);
-    errno = saved;
-    return r;
+        return maildir_errno_to_error(err);
+    }
+    return MAILDIR_OK;
+}
+
+static int
+maildir_batch_push(struct maildir_batch *b, struct maildir_pending *p)
+{
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 32;
+        void *v = reallocarray(b->v, ncap, sizeof(*b->v));
+        if (v == NULL)
+            return -1;
+        b->v = v;
+        b->cap = ncap;
+    }
+    b->v[b->n++] = p;
+    return 0;
+}
+
+/* Close p's file and remove it from tmp/ (a delivery that failed or was
+ * never synced). */
+static void
+maildir_pending_drop(struct maildir_pending *p)
+{
+    char tmp_path[MAILDIR_PATH_MAX];
+
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+    if (p->dir != NULL && p->name != NULL &&
+        maildir_path(tmp_path, p->dir, "tmp", p->name) == 0)
+        unlink(tmp_path);
+}
+
+static void
+maildir_pending_free(struct maildir_pending *p)
+{
+    free(p->dir);
+    free(p->name);
+    free(p);
 }
 
 int
 maildir_deliver(const char *tmpl, const char *hostname,
                 const struct maildir_msg *msg, struct maildir_batch *batch,
-                char *path, size_t pathlen, char *why, size_t whylen)
+                size_t *slot, char *why, size_t whylen)
 {
     char dir[MAILDIR_PATH_MAX];
-    char new_path[MAILDIR_PATH_MAX];
-    const char *step = "";
 
+    assert(!batch->synced); /* maildir_batch_clear() first */
     if (!maildir_header_safe(msg->sender) || !maildir_header_safe(msg->rcpt)) {
         snprintf(why, whylen, "control character in sender or recipient");
         return MAILDIR_ERR_ADDRESS;
@@ -465,19 +317,188 @@ maildir_deliver(const char *tmpl, const char *hostname,
                                   : "recipient names no safe mailbox");
         return r;
     }
-    if (maildir_store(dir, hostname ? hostname : "localhost", msg, new_path,
-                      &step) < 0) {
-        snprintf(why, whylen, "%s in %s: %s", step, dir, strerror(errno));
-        return maildir_errno_to_error(errno);
+    struct maildir_pending *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return MAILDIR_ERR_IO;
     }
-    snprintf(path, pathlen, "%s", new_path);
-    new_path[strlen(dir) + 4] = '\0'; /* dir + "/new" */
-    if (maildir_batch_add(batch, new_path) < 0) {
-        /* Cannot promise to fsync new/: do it now. */
-        if (fs_fsync_dir(new_path) < 0) {
-            snprintf(why, whylen, "fsync %s: %s", new_path, strerror(errno));
-            return maildir_errno_to_error(errno);
+    r = maildir_write_tmp(dir, hostname ? hostname : "localhost", msg, p,
+                          why, whylen);
+    if (r == MAILDIR_OK && maildir_batch_push(batch, p) < 0) {
+        snprintf(why, whylen, "out of memory");
+        maildir_pending_drop(p);
+        r = MAILDIR_ERR_IO;
+    }
+    if (r != MAILDIR_OK) {
+        maildir_pending_free(p);
+        return r;
+    }
+    *slot = batch->n - 1;
+    return MAILDIR_OK;
+}
+
+static void
+maildir_pending_fail(struct maildir_pending *p, const char *step, int err)
+{
+    p->result = maildir_errno_to_error(err);
+    snprintf(p->why, sizeof(p->why), "%s in %s: %s", step, p->dir,
+             strerror(err));
+}
+
+/* Phase 2: the files are durable; rename each into new/. */
+static void
+maildir_batch_publish(struct maildir_batch *b, const int *err)
+{
+    char tmp_path[MAILDIR_PATH_MAX];
+
+    for (size_t i = 0; i < b->n; i++) {
+        struct maildir_pending *p = b->v[i];
+        int closed = close(p->fd);
+        int cerr = errno;
+        p->fd = -1;
+        if (err[i] != 0 || closed < 0) {
+            maildir_pending_fail(p, "fsync", err[i] ? err[i] : cerr);
+            maildir_pending_drop(p);
+            continue;
+        }
+        maildir_path(tmp_path, p->dir, "tmp", p->name);
+        if (maildir_publish(p->dir, p->name, tmp_path, p->size, p->path) <
+            0) {
+            maildir_pending_fail(p, "rename", errno);
+            unlink(tmp_path);
         }
     }
-    return MAILDIR_OK;
+}
+
+/* The new/ directories of the published files, each once: index into b
+ * of the first delivery to each. */
+static size_t
+maildir_batch_dirs(const struct maildir_batch *b, size_t *first)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < b->n; i++) {
+        size_t k = 0;
+        if (b->v[i]->result != MAILDIR_OK)
+            continue;
+        while (k < n && strcmp(b->v[first[k]]->dir, b->v[i]->dir) != 0)
+            k++;
+        if (k == n)
+            first[n++] = i;
+    }
+    return n;
+}
+
+/* Fail every published delivery into the Maildir of b->v[from]. */
+static void
+maildir_fail_dir(struct maildir_batch *b, size_t from, const char *step,
+                 int err)
+{
+    const char *dir = b->v[from]->dir;
+
+    for (size_t i = from; i < b->n; i++)
+        if (b->v[i]->result == MAILDIR_OK && strcmp(b->v[i]->dir, dir) == 0)
+            maildir_pending_fail(b->v[i], step, err);
+}
+
+/* Phase 3: fsync each new/ directory once, all together. first, fds and
+ * err have room for b->n entries. */
+static void
+maildir_batch_sync_dirs(struct maildir_batch *b, size_t *first, int *fds,
+                        int *err)
+{
+    char path[MAILDIR_PATH_MAX];
+    size_t n = maildir_batch_dirs(b, first);
+    size_t opened = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        maildir_path(path, b->v[first[k]]->dir, "new", "");
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+            maildir_fail_dir(b, first[k], "open of new/", errno);
+            continue;
+        }
+        first[opened] = first[k];
+        fds[opened++] = fd;
+    }
+    fs_fsync_many(fds, opened, err);
+    for (size_t k = 0; k < opened; k++) {
+        close(fds[k]);
+        if (err[k] != 0)
+            maildir_fail_dir(b, first[k], "fsync of new/", err[k]);
+    }
+}
+
+size_t
+maildir_batch_sync(struct maildir_batch *b)
+{
+    int *fds = calloc(b->n + 1, sizeof(*fds));
+    int *err = calloc(b->n + 1, sizeof(*err));
+    size_t *first = calloc(b->n + 1, sizeof(*first));
+    size_t failed = 0;
+
+    assert(!b->synced);
+    b->synced = true;
+    for (size_t i = 0; i < b->n && fds != NULL; i++)
+        fds[i] = b->v[i]->fd;
+    if (fds == NULL || err == NULL || first == NULL) {
+        for (size_t i = 0; i < b->n; i++) {
+            maildir_pending_fail(b->v[i], "sync", ENOMEM);
+            maildir_pending_drop(b->v[i]);
+        }
+    } else {
+        fs_fsync_many(fds, b->n, err);
+        maildir_batch_publish(b, err);
+        maildir_batch_sync_dirs(b, first, fds, err);
+    }
+    for (size_t i = 0; i < b->n; i++)
+        failed += b->v[i]->result != MAILDIR_OK;
+    free(fds);
+    free(err);
+    free(first);
+    return failed;
+}
+
+int
+maildir_batch_result(const struct maildir_batch *b, size_t slot,
+                     const char **path, const char **why)
+{
+    assert(b->synced && slot < b->n);
+    *path = b->v[slot]->path;
+    *why = b->v[slot]->why;
+    return b->v[slot]->result;
+}
+
+size_t
+maildir_batch_count(const struct maildir_batch *b)
+{
+    return b->n;
+}
+
+struct maildir_batch *
+maildir_batch_new(void)
+{
+    return calloc(1, sizeof(struct maildir_batch));
+}
+
+void
+maildir_batch_clear(struct maildir_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->synced)
+            maildir_pending_drop(b->v[i]);
+        maildir_pending_free(b->v[i]);
+    }
+    b->n = 0;
+    b->synced = false;
+}
+
+void
+maildir_batch_free(struct maildir_batch *b)
+{
+    if (b == NULL)
+        return;
+    maildir_batch_clear(b);
+    free(b->v);
+    free(b);
 }

@@ -8,11 +8,12 @@
  * Unix text files, which is what Postfix local/virtual, Dovecot LDA and
  * mutt write and read. A lone CR is kept as it is.
  *
- * Durability: the file is written in tmp/, fsynced, renamed into new/; the
- * rename is durable once the new/ directory is fsynced. Deliveries collect
- * their new/ directories in a struct maildir_batch, and maildir_batch_sync()
- * fsyncs each directory once for all of them (group commit): a caller must
- * not drop its own copy of a message before that returns 0.
+ * Durability, as the Maildir specification asks: the file is written in
+ * tmp/, fsynced, renamed into new/, and the rename is durable once new/ is
+ * fsynced. Deliveries are made in groups (struct maildir_batch): all files
+ * of a group are written, then fsynced together, renamed, and each new/
+ * directory fsynced once (group commit). A caller must not drop its own
+ * copy of a message before maildir_batch_result() says MAILDIR_OK.
  *
  * Trust boundary: the recipient comes from the network (through the spool).
  * It is reduced to path components that cannot leave the template's
@@ -66,34 +67,50 @@ struct maildir_msg {
     uint64_t length;                   /* content bytes */
 };
 
-/* The new/ directories written to since the last maildir_batch_sync(). */
+/* A group of deliveries made durable together. */
 struct maildir_batch;
 
 /* Returns an empty batch, or NULL if out of memory. */
 struct maildir_batch *maildir_batch_new(void);
 
-/* fsync each new/ directory noted since the last call, once, and forget
- * them. Returns MAILDIR_OK (every delivery made with this batch since the
- * last call is durable), or MAILDIR_ERR_IO / MAILDIR_ERR_NOSPACE (none of
- * them may be counted as durable; why gets a reason, whylen bytes). */
-int maildir_batch_sync(struct maildir_batch *b, char *why, size_t whylen);
-
-/* Free b (without syncing). NULL is ignored. */
-void maildir_batch_free(struct maildir_batch *b);
-
-/* Deliver msg into the Maildir that tmpl gives for msg->rcpt, creating it
- * (tmp/, new/, cur/, mode 0700, and missing parents) if needed. The file is
- * written to tmp/NAME with O_EXCL, fsynced, and renamed to
- * new/NAME,S=<size> where NAME is "<sec>.M<usec>P<pid>Q<n>.<hostname>"
- * (hostname with '/' and ':' written as \057 and \072) and size the bytes
- * of the file. Its new/ directory is noted in batch. On MAILDIR_OK, path
- * (pathlen bytes) holds the file's path in new/. On error nothing is left
- * in tmp/ or new/, and why (whylen bytes) says what failed; returns
- * MAILDIR_ERR_IO, MAILDIR_ERR_NOSPACE, MAILDIR_ERR_ADDRESS (also for a
- * sender or recipient containing a control character, which could forge a
- * header line) or MAILDIR_ERR_TEMPLATE. */
+/* Phase 1 of a delivery: write msg into the Maildir that tmpl gives for
+ * msg->rcpt, creating the Maildir (tmp/, new/, cur/, mode 0700, and missing
+ * parents) if needed. The file is created in tmp/ as NAME =
+ * "<sec>.M<usec>P<pid>Q<n>.<hostname>" (O_EXCL; hostname with '/' and ':'
+ * written as \057 and \072) and kept open in batch; it is not yet fsynced
+ * nor in new/. On MAILDIR_OK, *slot is its index for
+ * maildir_batch_result(). On error nothing is left behind and why (whylen
+ * bytes) says what failed: MAILDIR_ERR_IO, MAILDIR_ERR_NOSPACE,
+ * MAILDIR_ERR_ADDRESS (also for a sender or recipient with a control
+ * character, which could forge a header line) or MAILDIR_ERR_TEMPLATE.
+ * Not allowed between maildir_batch_sync() and maildir_batch_clear(). */
 int maildir_deliver(const char *tmpl, const char *hostname,
                     const struct maildir_msg *msg, struct maildir_batch *batch,
-                    char *path, size_t pathlen, char *why, size_t whylen);
+                    size_t *slot, char *why, size_t whylen);
+
+/* Phases 2 and 3, for every delivery in b at once: fsync all the files
+ * together (fs_fsync_many(): one journal commit rather than one each),
+ * rename each tmp/NAME to new/NAME,S=<bytes>, then fsync each new/
+ * directory once. Returns the number of deliveries that failed; the
+ * outcome of each is then read with maildir_batch_result(). A failed one
+ * is removed from tmp/ (or, if only the fsync of new/ failed, may remain
+ * in new/: retrying may then deliver it twice, never lose it). */
+size_t maildir_batch_sync(struct maildir_batch *b);
+
+/* After maildir_batch_sync(): MAILDIR_OK with *path the file in new/ (now
+ * durable), or the error with *why. Both strings live until
+ * maildir_batch_clear(). */
+int maildir_batch_result(const struct maildir_batch *b, size_t slot,
+                         const char **path, const char **why);
+
+/* Deliveries in b. */
+size_t maildir_batch_count(const struct maildir_batch *b);
+
+/* Forget every delivery in b; files of deliveries never synced are removed
+ * from tmp/. b can then take new deliveries. */
+void maildir_batch_clear(struct maildir_batch *b);
+
+/* Clear and free b. NULL is ignored. */
+void maildir_batch_free(struct maildir_batch *b);
 
 #endif

@@ -33,7 +33,8 @@
 #include <unistd.h>
 
 #define QM_BATCH_MSGS 64               /* messages per group commit */
-#define QM_BATCH_DELIVERIES 256        /* Maildir files per group commit */
+#define QM_BATCH_DELIVERIES 128        /* Maildir files per group commit
+                                          (each an open file until then) */
 #define QM_RETRY_DEFAULT 300           /* seconds, if the config says 0 */
 #define QM_TMP_MAX_AGE 86400           /* seconds before tmp/ is stale */
 #define QM_WHY_MAX 512                 /* bytes of a logged reason */
@@ -55,7 +56,7 @@ struct qm_deferred_list {
 struct qm_delivery {
     struct spool_entry *e;             /* borrowed from qm.entries */
     size_t rcpt;                       /* index in e->rcpts */
-    char *path;                        /* owned; the file in new/ */
+    size_t slot;                       /* index in qm.mb */
 };
 
 struct qm {
@@ -69,7 +70,7 @@ struct qm {
     size_t n_entries;
     struct qm_delivery dels[QM_BATCH_DELIVERIES]; /* this group's files */
     size_t n_dels;
-    struct maildir_batch *mb;          /* owned; new/ dirs of the group */
+    struct maildir_batch *mb;          /* owned; the group's Maildir files */
 };
 
 static volatile sig_atomic_t qm_stop;
@@ -134,24 +135,25 @@ qm_deferred_swap(struct qm *qm)
 static void
 qm_commit_deliveries(struct qm *qm)
 {
-    char why[QM_WHY_MAX];
+    const char *path, *why;
 
     if (qm->n_dels == 0)
         return;
-    int r = maildir_batch_sync(qm->mb, why, sizeof(why));
+    maildir_batch_sync(qm->mb);
     for (size_t i = 0; i < qm->n_dels; i++) {
         struct qm_delivery *d = &qm->dels[i];
         const char *rcpt = d->e->rcpts[d->rcpt];
-        if (r == MAILDIR_OK) {
+        if (maildir_batch_result(qm->mb, d->slot, &path, &why) ==
+            MAILDIR_OK) {
             log_info("%s delivered to=%s relay=local maildir=%s status=sent",
-                     d->e->id, rcpt, d->path);
+                     d->e->id, rcpt, path);
             spool_entry_mark_done(d->e, d->rcpt);
         } else {
             log_warn("%s deferred to=%s relay=local status=deferred "
                      "reason=%s", d->e->id, rcpt, why);
         }
-        free(d->path);
     }
+    maildir_batch_clear(qm->mb);
     qm->n_dels = 0;
 }
 
@@ -214,7 +216,7 @@ qm_deliver_local(struct qm *qm, struct spool_entry *e, size_t i,
                  const char *addr, time_t now)
 {
     char why[QM_WHY_MAX];
-    char path[MAILDIR_PATH_MAX];
+    size_t slot;
     struct maildir_msg msg = {
         .sender = e->sender,
         .rcpt = addr,
@@ -223,20 +225,16 @@ qm_deliver_local(struct qm *qm, struct spool_entry *e, size_t i,
         .length = e->size,
     };
 
-    int r = maildir_deliver(qm->cfg->maildir, qm->hostname, &msg, qm->mb,
-                            path, sizeof(path), why, sizeof(why));
-    char *copy = r == MAILDIR_OK ? strdup(path) : NULL;
-    if (copy != NULL) {
-        qm->dels[qm->n_dels++] = (struct qm_delivery){e, i, copy};
-        if (qm->n_dels == QM_BATCH_DELIVERIES)
-            qm_commit_deliveries(qm);
+    if (maildir_deliver(qm->cfg->maildir, qm->hostname, &msg, qm->mb, &slot,
+                        why, sizeof(why)) != MAILDIR_OK) {
+        log_warn("%s deferred to=%s relay=local delay=%lld "
+                 "status=deferred reason=%s",
+                 e->id, e->rcpts[i], (long long)(now - e->arrival), why);
         return;
     }
-    if (r == MAILDIR_OK)
-        snprintf(why, sizeof(why), "out of memory");
-    log_warn("%s deferred to=%s relay=local delay=%lld status=deferred "
-             "reason=%s", e->id, e->rcpts[i], (long long)(now - e->arrival),
-             why);
+    qm->dels[qm->n_dels++] = (struct qm_delivery){e, i, slot};
+    if (qm->n_dels == QM_BATCH_DELIVERIES)
+        qm_commit_deliveries(qm);
 }
 
 static void

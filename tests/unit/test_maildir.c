@@ -48,6 +48,32 @@ teardown(void **state)
     return 0;
 }
 
+/* Deliver msg in a group of its own: phase 1, then the group commit.
+ * Returns the outcome; path (MAILDIR_PATH_MAX bytes) gets the new/ file. */
+static int
+deliver_one(struct fixture *f, const char *tmpl, const char *host,
+            const struct maildir_msg *msg, char *path)
+{
+    char why[256];
+    const char *p, *w;
+    size_t slot;
+
+    int r = maildir_deliver(tmpl, host, msg, f->batch, &slot, why,
+                            sizeof(why));
+    if (r != MAILDIR_OK) {
+        assert_true(strlen(why) > 0);
+        assert_int_equal(maildir_batch_count(f->batch), 0);
+        return r;
+    }
+    assert_int_equal(slot, maildir_batch_count(f->batch) - 1);
+    size_t failed = maildir_batch_sync(f->batch);
+    r = maildir_batch_result(f->batch, slot, &p, &w);
+    assert_int_equal(failed, r == MAILDIR_OK ? 0 : 1);
+    snprintf(path, MAILDIR_PATH_MAX, "%s", p);
+    maildir_batch_clear(f->batch);
+    return r;
+}
+
 static void
 expect_path(const char *rcpt, const char *want)
 {
@@ -201,17 +227,13 @@ deliver_and_check(struct fixture *f, const char *sender, const char *rcpt,
                   const char *content, size_t len, const char *mailbox)
 {
     struct maildir_msg msg = {.sender = sender, .rcpt = rcpt};
-    char path[MAILDIR_PATH_MAX], why[256], dir[PATH_MAX], want_head[600];
+    char path[MAILDIR_PATH_MAX], dir[PATH_MAX], want_head[600];
     size_t flen = 0, lflen;
 
     content_fd(f, content, len, &msg);
-    assert_int_equal(maildir_deliver(f->tmpl, "mx.example.org", &msg,
-                                     f->batch, path, sizeof(path), why,
-                                     sizeof(why)),
+    assert_int_equal(deliver_one(f, f->tmpl, "mx.example.org", &msg, path),
                      MAILDIR_OK);
     close(msg.fd);
-    assert_int_equal(maildir_batch_sync(f->batch, why, sizeof(why)),
-                     MAILDIR_OK);
     tu_path(dir, "%s/%s/new/", f->dir, mailbox);
     assert_memory_equal(path, dir, strlen(dir));
     char *got = tu_read_file(path, &flen);
@@ -304,21 +326,18 @@ test_deliver_refused(void **state)
     struct fixture *f = *state;
     struct maildir_msg msg = {.sender = "a@b\r\nX-Evil: 1",
                               .rcpt = "u@example.org"};
-    char path[MAILDIR_PATH_MAX], why[256], bad[PATH_MAX];
+    char path[MAILDIR_PATH_MAX], bad[PATH_MAX];
 
     content_fd(f, "x\r\n", 3, &msg);
-    assert_int_equal(maildir_deliver(f->tmpl, "h", &msg, f->batch, path,
-                                     sizeof(path), why, sizeof(why)),
+    assert_int_equal(deliver_one(f, f->tmpl, "h", &msg, path),
                      MAILDIR_ERR_ADDRESS);
     msg.sender = "a@b";
     msg.rcpt = "u\n@example.org";
-    assert_int_equal(maildir_deliver(f->tmpl, "h", &msg, f->batch, path,
-                                     sizeof(path), why, sizeof(why)),
+    assert_int_equal(deliver_one(f, f->tmpl, "h", &msg, path),
                      MAILDIR_ERR_ADDRESS);
     msg.rcpt = "u@example.org";
     tu_path(bad, "%s/%%q", f->dir);
-    assert_int_equal(maildir_deliver(bad, "h", &msg, f->batch, path,
-                                     sizeof(path), why, sizeof(why)),
+    assert_int_equal(deliver_one(f, bad, "h", &msg, path),
                      MAILDIR_ERR_TEMPLATE);
     close(msg.fd);
     assert_int_equal(tu_count_dir(f->dir, NULL), 1); /* just "content" */
@@ -330,12 +349,11 @@ test_deliver_short_content(void **state)
 {
     struct fixture *f = *state;
     struct maildir_msg msg = {.sender = "a@b", .rcpt = "u@example.org"};
-    char path[MAILDIR_PATH_MAX], why[256], sub[PATH_MAX];
+    char path[MAILDIR_PATH_MAX], sub[PATH_MAX];
 
     content_fd(f, "x\r\n", 3, &msg);
     msg.length = 100;
-    assert_int_equal(maildir_deliver(f->tmpl, "h", &msg, f->batch, path,
-                                     sizeof(path), why, sizeof(why)),
+    assert_int_equal(deliver_one(f, f->tmpl, "h", &msg, path),
                      MAILDIR_ERR_IO);
     close(msg.fd);
     tu_path(sub, "%s/example.org/u/tmp", f->dir);
@@ -351,19 +369,108 @@ test_deliver_repairs_and_escapes(void **state)
 {
     struct fixture *f = *state;
     struct maildir_msg msg = {.sender = "a@b", .rcpt = "u@example.org"};
-    char path[MAILDIR_PATH_MAX], why[256], sub[PATH_MAX];
+    char path[MAILDIR_PATH_MAX], sub[PATH_MAX];
 
     tu_path(sub, "%s/example.org/u/tmp", f->dir);
     assert_int_equal(fs_mkdir_p(sub, 0700), 0);
     content_fd(f, "x\r\n", 3, &msg);
-    assert_int_equal(maildir_deliver(f->tmpl, "a/b:c", &msg, f->batch, path,
-                                     sizeof(path), why, sizeof(why)),
+    assert_int_equal(deliver_one(f, f->tmpl, "a/b:c", &msg, path),
                      MAILDIR_OK);
     close(msg.fd);
     assert_non_null(strstr(path, ".a\\057b\\072c,S="));
-    assert_int_equal(maildir_batch_sync(f->batch, why, sizeof(why)), 0);
     tu_path(sub, "%s/example.org/u/new", f->dir);
     assert_int_equal(tu_count_dir(sub, NULL), 1);
+}
+
+/* Phase 1 for n recipients over k mailboxes; returns the slots. */
+static void
+deliver_group(struct fixture *f, int n, int k, int fd, size_t *slots)
+{
+    char rcpt[64], why[256];
+
+    for (int i = 0; i < n; i++) {
+        snprintf(rcpt, sizeof(rcpt), "user%d@example.org", i % k);
+        struct maildir_msg msg = {.sender = "a@b", .rcpt = rcpt, .fd = fd,
+                                  .offset = 20, .length = 3};
+        assert_int_equal(maildir_deliver(f->tmpl, "h", &msg, f->batch,
+                                         &slots[i], why, sizeof(why)),
+                         MAILDIR_OK);
+        assert_int_equal(slots[i], (size_t)i);
+    }
+}
+
+static int
+count_box(struct fixture *f, const char *box, const char *sub)
+{
+    char path[PATH_MAX];
+    tu_path(path, "%s/example.org/%s/%s", f->dir, box, sub);
+    return tu_count_dir(path, NULL);
+}
+
+/* A group: nothing in new/ before the sync, everything after. */
+static void
+test_group_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct maildir_msg m0;
+    size_t slots[40];
+    const char *path, *why;
+
+    content_fd(f, "x\r\n", 3, &m0);
+    deliver_group(f, 40, 5, m0.fd, slots);
+    assert_int_equal(maildir_batch_count(f->batch), 40);
+    assert_int_equal(count_box(f, "user0", "tmp"), 8);
+    assert_int_equal(count_box(f, "user0", "new"), 0);
+    assert_int_equal(maildir_batch_sync(f->batch), 0);
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(maildir_batch_result(f->batch, slots[i], &path,
+                                              &why),
+                         MAILDIR_OK);
+        assert_int_equal(access(path, F_OK), 0);
+    }
+    maildir_batch_clear(f->batch);
+    assert_int_equal(maildir_batch_count(f->batch), 0);
+    for (int u = 0; u < 5; u++) {
+        char box[16];
+        snprintf(box, sizeof(box), "user%d", u);
+        assert_int_equal(count_box(f, box, "tmp"), 0);
+        assert_int_equal(count_box(f, box, "new"), 8);
+    }
+    close(m0.fd);
+}
+
+/* One Maildir broken between write and sync: only its deliveries fail,
+ * and leave nothing in tmp/; a group never synced leaves nothing. */
+static void
+test_group_partial_failure(void **state)
+{
+    struct fixture *f = *state;
+    struct maildir_msg m0;
+    size_t slots[6];
+    const char *path, *why;
+    char sub[PATH_MAX];
+
+    content_fd(f, "x\r\n", 3, &m0);
+    deliver_group(f, 6, 2, m0.fd, slots); /* user0: 0 2 4, user1: 1 3 5 */
+    tu_path(sub, "%s/example.org/user1/new", f->dir);
+    assert_int_equal(rmdir(sub), 0);
+    tu_write_file(sub, "not a directory", 15);
+    assert_int_equal(maildir_batch_sync(f->batch), 3);
+    for (int i = 0; i < 6; i++) {
+        int r = maildir_batch_result(f->batch, slots[i], &path, &why);
+        assert_int_equal(r, i % 2 ? MAILDIR_ERR_IO : MAILDIR_OK);
+        if (r != MAILDIR_OK)
+            assert_non_null(strstr(why, "rename"));
+    }
+    maildir_batch_clear(f->batch);
+    assert_int_equal(count_box(f, "user0", "new"), 3);
+    assert_int_equal(count_box(f, "user1", "tmp"), 0);
+
+    deliver_group(f, 4, 1, m0.fd, slots);
+    maildir_batch_clear(f->batch); /* never synced: files removed */
+    assert_int_equal(count_box(f, "user0", "tmp"), 0);
+    assert_int_equal(count_box(f, "user0", "new"), 3);
+    close(m0.fd);
 }
 
 int
@@ -385,6 +492,9 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deliver_repairs_and_escapes,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_partial_failure, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
