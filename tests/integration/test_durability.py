@@ -10,6 +10,9 @@ message when the server is killed. The restarted server gets a working
 Maildir and must deliver what it finds in the spool."""
 
 import os
+import subprocess
+
+import pytest
 
 from smtpwire import (RawSMTP, check_delivery, queue_id, sample_message,
                       transaction)
@@ -106,4 +109,42 @@ def test_sigterm_with_queued_mail_then_restart(make_server, tmp_path):
     server.restart(maildir_template=os.path.join(server.mail_root,
                                                  "%d", "%u"))
     data, = server.wait_for_messages("alice", timeout=20)
+    check_delivery(data, SENDER, RCPT, message, "TLSv1.3")
+
+
+@pytest.fixture
+def small_spool(tmp_path):
+    """A 512 KiB tmpfs to hold the spool, so that the disk fills up."""
+    path = tmp_path / "small-spool"
+    path.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs",
+                        str(path)], capture_output=True, timeout=30)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {p.stderr.decode()}")
+    yield str(path)
+    if subprocess.run(["umount", str(path)], timeout=30).returncode != 0:
+        subprocess.run(["umount", "-l", str(path)], timeout=30)
+
+
+def test_disk_full_answers_4xx_and_leaves_nothing(small_spool, make_server):
+    """DESIGN.md: a full disk answers 452 4.3.1 (or 451 4.3.0), nothing
+    half-written becomes visible, and the server goes on."""
+    server = make_server(spool=small_spool)
+    c = RawSMTP(server.addr("submissions"), implicit_tls=True)
+    c.ehlo()
+    assert c.cmd(f"MAIL FROM:<{SENDER}>").code == 250
+    assert c.cmd(f"RCPT TO:<{RCPT}>").code == 250
+    assert c.cmd("DATA").code == 354
+    line = b"z" * 998 + b"\r\n"
+    c.send(b"Subject: too big for the disk\r\n\r\n" + line * 1100 + b".\r\n")
+    r = c.reply()
+    assert (r.code, r.enhanced) in ((452, "4.3.1"), (451, "4.3.0")), r
+    leftovers = [os.path.join(d, f) for d, _, files in os.walk(small_spool)
+                 for f in files]
+    assert leftovers == [], f"half-written spool files: {leftovers}"
+    # The session and the server go on: a small message fits.
+    message = sample_message("after-disk-full")
+    queue_id(transaction(c, SENDER, [RCPT], message))
+    c.close()
+    data, = server.wait_for_messages("alice")
     check_delivery(data, SENDER, RCPT, message, "TLSv1.3")

@@ -313,3 +313,19 @@ def test_lowercase_transaction(server):
     c.close()
     data, = server.wait_for_messages("alice")
     assert data.endswith(b"\nSubject: lower\n\nlower\n")
+
+
+def test_timeout_in_the_middle_of_data(make_server):
+    """A client that stops sending inside DATA gets 421 4.4.2 after
+    smtpd_timeout, and the partial message is never delivered."""
+    server = make_server(settings={"smtpd_timeout": 2})
+    c = _tls_session(server)
+    assert c.cmd(f"MAIL FROM:<{SENDER}>").code == 250
+    assert c.cmd(f"RCPT TO:<{RCPT}>").code == 250
+    assert c.cmd("DATA").code == 354
+    c.send(b"Subject: cut short\r\n\r\nhalf a message\r\n")
+    r = c.reply()
+    assert r.code == 421 and r.enhanced == "4.4.2", r
+    assert c.closed_by_peer(5.0)
+    c.close()
+    server.assert_no_more("alice", 0, grace=1.0)

@@ -134,3 +134,37 @@ def _still_serving(server):
     with RawSMTP(server.addr("submissions"), implicit_tls=True) as c:
         assert c.greeting.code == 220
         c.ehlo()
+
+
+@pytest.mark.parametrize("version", NEW, ids=lambda v: v.name)
+def test_session_resumption(server, version):
+    """Issue 2: "session resumption on" - a second connection offering
+    the first one's session (ID or ticket) resumes it."""
+    ctx = client_context(minimum=version, maximum=version)
+    with RawSMTP(server.addr("submissions"), implicit_tls=True,
+                 ctx=ctx) as first:
+        first.ehlo()        # TLS 1.3 tickets arrive after the handshake
+        session = first.sock.session
+        assert first.cmd("QUIT").code == 221
+    assert session is not None
+    sock = socket.create_connection(server.addr("submissions"), timeout=10)
+    with ctx.wrap_socket(sock, session=session) as again:
+        assert again.session_reused, f"{version.name} session not resumed"
+
+
+def test_resumption_across_starttls(server):
+    ctx = client_context()
+    c = RawSMTP(server.addr("mx"))
+    c.ehlo()
+    c.starttls(ctx)
+    c.ehlo()
+    session = c.sock.session
+    c.cmd("QUIT")
+    c.close()
+    c = RawSMTP(server.addr("mx"))
+    c.ehlo()
+    assert c.cmd("STARTTLS").code == 220
+    c.sock = ctx.wrap_socket(c.sock, session=session)
+    assert c.sock.session_reused
+    assert c.ehlo().code == 250
+    c.close()

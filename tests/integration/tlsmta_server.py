@@ -203,13 +203,13 @@ class TlsmtaServer:
         return processes_of(self.proc.pid, self.proc.pid)
 
     def kill9(self):
-        """SIGKILL the whole server at once: process group and children."""
-        pids = self.pids()
+        """SIGKILL the whole server at once: process group first (no delay
+        after the caller's last reply), then any child that left it."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        for pid in pids:
+        for pid in self.pids():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
