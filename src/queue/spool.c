@@ -14,8 +14,10 @@
 
 #include "util/util_buf.h"
 #include "util/util_fs.h"
+#include "util/util_fsync.h"
 #include "util/util_log.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 #define SPOOL_WBUF 16384               /* bytes buffered before a write() */
 #define SPOOL_TMPNAME_MAX 64           /* bytes of a tmp/ name incl. NUL */
 #define SPOOL_BEGIN_TRIES 100          /* O_EXCL collisions tolerated */
+#define SPOOL_COMMIT_STACK 64          /* commits grouped without malloc */
 #define SPOOL_ID_TIME_DIGITS 6         /* 51^6 seconds: beyond year 2500 */
 #define SPOOL_ID_USEC_DIGITS 4         /* 51^4 > 10^6 */
 #define SPOOL_ID_MIN_LEN (SPOOL_ID_TIME_DIGITS + SPOOL_ID_USEC_DIGITS + 1)
@@ -378,36 +381,104 @@ spool_msg_rename(struct spool_msg *m)
     return r < 0 ? spool_msg_fail(m, "rename", errno) : SPOOL_OK;
 }
 
-int
-spool_msg_commit(struct spool_msg *m)
+/* Free m after its commit: on success it is in queue/, else its tmp/
+ * file is removed. Returns its result. */
+static int
+spool_msg_finish(struct spool_msg *m)
 {
-    int fd = m->fd;
-
-    if (m->error == 0 && spool_msg_patch_size(m) == SPOOL_OK &&
-        spool_msg_flush(m) == SPOOL_OK && fsync(fd) < 0)
-        spool_msg_fail(m, "fsync", errno);
-    m->fd = -1;
-    if (close(fd) < 0)
-        spool_msg_fail(m, "close", errno);
-    if (m->error == 0 && spool_msg_rename(m) == SPOOL_OK &&
-        fsync(m->sp->queue_fd) < 0) {
-        /* Not known to be durable, so not acknowledged: take it back. The
-         * client will retry; if the queue manager already took it, that
-         * is a duplicate, never a loss. */
-        spool_msg_fail(m, "fsync of queue/", errno);
-        unlinkat(m->sp->queue_fd, m->id, 0);
-        buf_free(&m->pending);
-        free(m);
-        return SPOOL_ERR_IO;
-    }
     int r = m->error;
-    if (r != 0) {
+
+    if (r != SPOOL_OK) {
         spool_msg_abort(m);
         return r;
     }
     buf_free(&m->pending);
     free(m);
     return SPOOL_OK;
+}
+
+/* Rename each message whose file is durable, and close every file. */
+static size_t
+spool_msgs_rename(struct spool_msg **msgs, size_t n, const int *err)
+{
+    size_t renamed = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct spool_msg *m = msgs[i];
+        if (m->error == 0 && err[i] != 0)
+            spool_msg_fail(m, "fsync", err[i]);
+        if (close(m->fd) < 0)
+            spool_msg_fail(m, "close", errno);
+        m->fd = -1;
+        if (m->error == 0 && spool_msg_rename(m) == SPOOL_OK)
+            renamed++;
+    }
+    return renamed;
+}
+
+/* The renames are not known durable: take them back. The clients will
+ * retry; if the queue manager already took a copy, that is a duplicate,
+ * never a loss. */
+static void
+spool_msgs_unrename(struct spool_msg **msgs, size_t n, int err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i]->error != 0)
+            continue;
+        spool_msg_fail(msgs[i], "fsync of queue/", err);
+        unlinkat(msgs[i]->sp->queue_fd, msgs[i]->id, 0);
+    }
+}
+
+/* The commit of msgs, with room for n descriptors and results in fds and
+ * err. */
+static void
+spool_msgs_commit(struct spool_msg **msgs, size_t n, int *fds, int *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct spool_msg *m = msgs[i];
+        assert(m->sp == msgs[0]->sp);
+        if (m->error == 0 && spool_msg_patch_size(m) == SPOOL_OK)
+            spool_msg_flush(m);
+        fds[i] = m->error == 0 ? m->fd : -1; /* -1 fails alone */
+    }
+    fs_fsync_many(fds, n, err);
+    if (spool_msgs_rename(msgs, n, err) > 0 &&
+        fsync(msgs[0]->sp->queue_fd) < 0)
+        spool_msgs_unrename(msgs, n, errno);
+}
+
+int
+spool_msg_commit_many(struct spool_msg **msgs, size_t n, int *results)
+{
+    int fds_stack[SPOOL_COMMIT_STACK] = {0}, err_stack[SPOOL_COMMIT_STACK];
+    bool small = n <= SPOOL_COMMIT_STACK;
+    int *fds = small ? fds_stack : calloc(n, sizeof(*fds));
+    int *err = small ? err_stack : calloc(n, sizeof(*err));
+    int failed = 0;
+
+    if (fds != NULL && err != NULL)
+        spool_msgs_commit(msgs, n, fds, err);
+    for (size_t i = 0; i < n; i++) {
+        if (fds == NULL || err == NULL)
+            spool_msg_fail(msgs[i], "commit", ENOMEM);
+        results[i] = spool_msg_finish(msgs[i]);
+        failed += results[i] != SPOOL_OK;
+    }
+    if (!small) {
+        free(fds);
+        free(err);
+    }
+    return failed;
+}
+
+int
+spool_msg_commit(struct spool_msg *m)
+{
+    int r;
+
+    spool_msg_commit_many(&m, 1, &r);
+    return r;
 }
 
 void

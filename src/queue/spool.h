@@ -72,6 +72,15 @@ uint64_t spool_msg_size(const struct spool_msg *m);
  * an enum spool_error (nothing visible in queue/, m freed). */
 int spool_msg_commit(struct spool_msg *m);
 
+/* Group commit: the same as spool_msg_commit() for each of msgs[0..n)
+ * (all of one spool), but their files are fsynced together (one flush of
+ * the file system rather than n, fs_fsync_many()) and queue/ once for all.
+ * results[i] gets what spool_msg_commit() would have returned for
+ * msgs[i]; each message is freed. Returns the number that failed. Use it
+ * when several sessions finish DATA at once: each may be answered 250 only
+ * once this returns with its result 0. */
+int spool_msg_commit_many(struct spool_msg **msgs, size_t n, int *results);
+
 /* Remove tmp/ID and free m. */
 void spool_msg_abort(struct spool_msg *m);
 

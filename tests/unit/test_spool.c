@@ -309,6 +309,46 @@ test_full_disk_at_write(void **state)
     free(big);
 }
 
+/* Group commit: each message gets its own result; a failing one takes
+ * nothing else down and leaves nothing visible. */
+static void
+test_commit_many(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 100 };
+    struct spool_msg *m[N];
+    int results[N];
+    char why[256];
+    struct spool_list l;
+
+    assert_int_equal(spool_msg_begin(f->sp, &env3, 1, &m[0]), SPOOL_OK);
+    make_disk_full(f); /* only m[0] is open yet */
+    for (int i = 1; i < N; i++)
+        assert_int_equal(spool_msg_begin(f->sp, &env3, 1, &m[i]), SPOOL_OK);
+    for (int i = 0; i < N; i++) {
+        char body[32];
+        int len = snprintf(body, sizeof(body), "message %d\r\n", i);
+        assert_int_equal(spool_msg_write(m[i], body, (size_t)len), SPOOL_OK);
+    }
+    assert_int_equal(spool_msg_commit_many(m, N, results), 1);
+    assert_int_equal(results[0], SPOOL_ERR_NOSPACE);
+    for (int i = 1; i < N; i++)
+        assert_int_equal(results[i], SPOOL_OK);
+    assert_int_equal(count_sub(f, "tmp", NULL), 0);
+    assert_int_equal(spool_list(f->sp, &l), SPOOL_OK);
+    assert_int_equal(l.n, N - 1);
+    for (size_t i = 0; i < l.n; i++) {
+        struct spool_entry *e;
+        assert_int_equal(spool_entry_open(f->sp, l.ids[i], &e, why,
+                                          sizeof(why)),
+                         SPOOL_OK);
+        assert_true(e->size >= 11 && e->size <= 12);
+        spool_entry_close(e);
+    }
+    spool_list_free(&l);
+    assert_int_equal(spool_msg_commit_many(m, 0, results), 0);
+}
+
 /* A file-size limit (EFBIG) is an I/O error, not a full disk. */
 static void
 test_file_size_limit(void **state)
@@ -572,6 +612,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_file_size_limit, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_commit_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_envelopes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_done_records, setup, teardown),
