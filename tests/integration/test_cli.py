@@ -92,3 +92,28 @@ def test_serve_refuses_bad_config(tlsmta_bin, tmp_path):
     rc, out = run(tlsmta_bin, "serve", "-f", "-c", str(bad), timeout=30)
     assert rc == EX_CONFIG, (rc, out)
     assert f"{bad}:1: " in out, out
+
+
+def test_sslv3_and_tls1_cannot_be_configured(tlsmta_bin, certs, tmp_path):
+    """Issue 2: SSLv2/SSLv3 cannot be configured; the minimum is 1.2 or
+    1.3."""
+    srv = _config(tmp_path, tlsmta_bin, certs)
+    for bad_version in ("SSLv3", "SSLv2", "TLSv1", "TLSv1.1"):
+        text = srv.config_text().replace("min_version = TLSv1.2",
+                                         f"min_version = {bad_version}")
+        path = tmp_path / f"{bad_version}.conf"
+        path.write_text(text)
+        line = text.splitlines().index(f"min_version = {bad_version}") + 1
+        rc, out = run(tlsmta_bin, "config", "check", "-c", str(path))
+        assert rc == EX_CONFIG, (bad_version, rc, out)
+        assert f"{path}:{line}: " in out, out
+
+
+def test_serve_fails_cleanly_when_port_taken(make_server, tlsmta_bin):
+    running = make_server()
+    rc, out = run(tlsmta_bin, "serve", "-f", "-c", running.config_path,
+                  timeout=30)
+    assert rc != 0, out
+    assert "127.0.0.1:" in out and "in use" in out.lower(), out
+    assert "Sanitizer" not in out and "runtime error:" not in out, out
+    assert running.alive()
