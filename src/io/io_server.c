@@ -319,6 +319,9 @@ io_server_run(struct io_server *srv)
              srv->n_listeners);
     int r = event_base_dispatch(srv->sh.base);
     srv->stopping = true;
+    /* Let libevent finish freeing bufferevents closed in the last pass
+     * (their finalizers run from the loop). */
+    event_base_loop(srv->sh.base, EVLOOP_NONBLOCK);
     /* EOF on the wake pipe tells the queue manager to finish and exit. */
     close(srv->wake_wr);
     srv->wake_wr = srv->sh.wake_fd = -1;
@@ -336,6 +339,8 @@ io_server_free(struct io_server *srv)
     if (srv == NULL)
         return;
     io_session_close_all(&srv->sh);
+    if (srv->sh.base)
+        event_base_loop(srv->sh.base, EVLOOP_NONBLOCK);
     for (size_t i = 0; i < srv->n_listeners; i++) {
         if (srv->listeners[i].evl)
             evconnlistener_free(srv->listeners[i].evl);

@@ -502,10 +502,14 @@ io_session_event_cb(struct bufferevent *bev, short what, void *arg)
         io_session_close_after_flush(s);
         return;
     }
-    if ((what & BEV_EVENT_ERROR) && s->phase != IO_PHASE_CLOSING)
+    if ((what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) &&
+        s->phase != IO_PHASE_CLOSING) {
+        int err = EVUTIL_SOCKET_ERROR();
         log_info("%s lost connection client=%s error=%s%s", s->id, s->addr,
-                 strerror(EVUTIL_SOCKET_ERROR()),
+                 (what & BEV_EVENT_ERROR) && err ? strerror(err)
+                                                 : "closed by client",
                  smtp_server_in_data(s->smtp) ? " after=DATA" : "");
+    }
     io_session_free(s);
 }
 
