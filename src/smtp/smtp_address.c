@@ -385,7 +385,16 @@ smtp_helo_name_valid(const char *s, size_t len)
         return false;
     if (s[0] == '[')
         return literal_valid(s, len);
+    /* Hosts named "my_pc" are common (Windows); refusing them would lose
+     * mail for nothing: the name is only recorded, and RFC 5321 4.1.4 lets
+     * a server check it but not refuse mail over it. So '_' counts as a
+     * letter here; everything else follows the domain grammar. */
+    char name[SMTP_DOMAIN_MAX + 1];
+    memcpy(name, s, len);
+    for (size_t i = 0; i < len; i++)
+        if (name[i] == '_')
+            name[i] = 'a';
     /* RFC 6531 3.7.1: an SMTPUTF8 server accepts U-labels in EHLO. */
-    struct cursor c = {s, s + len, false};
+    struct cursor c = {name, name + len, false};
     return scan_domain(&c) && c.p == c.end;
 }

@@ -253,10 +253,11 @@ test_helo_names(void **state)
         "mail.example.org", "localhost", "[192.0.2.1]",
         "[IPv6:2001:db8::1]", "[IPv6:::1]", "[ipv6:fe80::1]",
         "[IPv6:2001:db8:0:0:0:0:0:1]", "[IPv6:::ffff:192.0.2.1]",
-        "x", "192.0.2.1", "b\xc3\xbc\x63her.example",
+        "x", "192.0.2.1", "b\xc3\xbc\x63her.example", "my_pc",
+        "a_b.example",
     };
     static const char *const bad[] = {
-        "", "-a.example", "a-.example", "a_b.example", "[1.2.3.4",
+        "", "-a.example", "a-.example", "_-.example", "[1.2.3.4",
         "[IPv6:2001:db8::g]", "a b", "a..b", "a.", ".a", "[300.1.1.1]",
         "[IPv6:1:2:3:4:5:6:7:8:9]", "[general:tag]", "a\x01", "\xff.example",
         "[IPv4:1.2.3.4]",

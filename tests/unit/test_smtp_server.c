@@ -277,7 +277,7 @@ test_ehlo_argument(void **state)
     struct t *t = t_new();
     t_expect(t, "EHLO\r\n", "501 5.5.4 Syntax: EHLO hostname\r\n");
     t_expect(t, "HELO\r\n", "501 5.5.4 Syntax: HELO hostname\r\n");
-    t_expect(t, "EHLO bad_name.example\r\n",
+    t_expect(t, "EHLO bad..name.example\r\n",
              "501 5.5.4 Error: invalid domain name or address literal\r\n");
     t_expect(t, "EHLO a.example b\r\n",
              "501 5.5.4 Error: invalid domain name or address literal\r\n");
@@ -288,6 +288,8 @@ test_ehlo_argument(void **state)
     t_expect(t, "EHLO [192.0.2.1]\r\n", EHLO_REPLY_TLS);
     t_expect(t, "HELO client.example\r\n", "250 mx.example.org\r\n");
     t_expect(t, "EHLO   spaced.example  \r\n", EHLO_REPLY_TLS);
+    /* Underscores are common in Windows host names: accepted. */
+    t_expect(t, "EHLO my_pc\r\n", EHLO_REPLY_TLS);
     t_free(t);
 }
 
