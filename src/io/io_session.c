@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <event2/buffer.h>
@@ -83,8 +84,15 @@ io_rcpt_check_cb(void *ctx, const struct smtp_session_view *sv,
     const struct config *cfg = s->sh->cfg;
     char local[SMTP_LOCAL_PART_MAX + 1];
 
+    if (smtp_address_unquote_local(rcpt->local, local, sizeof(local)) < 0)
+        local[0] = '\0';
+    /* RFC 5321 4.5.1: postmaster at our own name is always accepted (the
+     * session turns a bare <postmaster> into postmaster@hostname). */
+    if (strcasecmp(local, "postmaster") == 0 &&
+        strcasecmp(rcpt->domain, cfg->hostname) == 0)
+        return SMTP_RCPT_OK;
     if (config_is_local_domain(cfg, rcpt->domain)) {
-        if (smtp_address_unquote_local(rcpt->local, local, sizeof(local)) < 0)
+        if (local[0] == '\0')
             return SMTP_RCPT_UNKNOWN_USER;
         return config_is_local_recipient(cfg, local, rcpt->domain)
                    ? SMTP_RCPT_OK
