@@ -1,9 +1,9 @@
 /*
  * maildir.c -- final delivery into a Maildir (maildir.h has the contract;
  * format: https://cr.yp.to/proto/maildir.html), in groups: every file of a
- * group is written to tmp/, then all are fsynced together, renamed into
- * new/, and each new/ directory is fsynced once. RFC 5321 4.4: the
- * Return-Path line is added here, at final delivery.
+ * group is written to tmp/, all are made durable at once (fs_sync_many()),
+ * renamed into new/, and the new/ directories made durable at once. RFC
+ * 5321 4.4: the Return-Path line is added here, at final delivery.
  *
  * Trust boundary: the recipient and sender come from the network through
  * the spool. Paths come from maildir_expand() (maildir_path.c); header
@@ -401,7 +401,7 @@ maildir_fail_dir(struct maildir_batch *b, size_t from, const char *step,
             maildir_pending_fail(b->v[i], step, err);
 }
 
-/* Phase 3: fsync each new/ directory once, all together. first, fds and
+/* Phase 3: make each new/ directory durable, all at once. first, fds and
  * err have room for b->n entries. */
 static void
 maildir_batch_sync_dirs(struct maildir_batch *b, size_t *first, int *fds,
@@ -421,7 +421,7 @@ maildir_batch_sync_dirs(struct maildir_batch *b, size_t *first, int *fds,
         first[opened] = first[k];
         fds[opened++] = fd;
     }
-    fs_fsync_many(fds, opened, err);
+    fs_sync_many(fds, opened, err);
     for (size_t k = 0; k < opened; k++) {
         close(fds[k]);
         if (err[k] != 0)
@@ -447,7 +447,7 @@ maildir_batch_sync(struct maildir_batch *b)
             maildir_pending_drop(b->v[i]);
         }
     } else {
-        fs_fsync_many(fds, b->n, err);
+        fs_sync_many(fds, b->n, err);
         maildir_batch_publish(b, err);
         maildir_batch_sync_dirs(b, first, fds, err);
     }

@@ -11,9 +11,11 @@
  * Durability, as the Maildir specification asks: the file is written in
  * tmp/, fsynced, renamed into new/, and the rename is durable once new/ is
  * fsynced. Deliveries are made in groups (struct maildir_batch): all files
- * of a group are written, then fsynced together, renamed, and each new/
- * directory fsynced once (group commit). A caller must not drop its own
- * copy of a message before maildir_batch_result() says MAILDIR_OK.
+ * of a group are written, then made durable at once (fs_sync_many(): one
+ * syncfs() per file system instead of one fsync() per file), renamed, and
+ * the new/ directories made durable at once (group commit). A caller must
+ * not drop its own copy of a message before maildir_batch_result() says
+ * MAILDIR_OK.
  *
  * Trust boundary: the recipient comes from the network (through the spool).
  * It is reduced to path components that cannot leave the template's
@@ -88,10 +90,10 @@ int maildir_deliver(const char *tmpl, const char *hostname,
                     const struct maildir_msg *msg, struct maildir_batch *batch,
                     size_t *slot, char *why, size_t whylen);
 
-/* Phases 2 and 3, for every delivery in b at once: fsync all the files
- * together (fs_fsync_many(): one journal commit rather than one each),
- * rename each tmp/NAME to new/NAME,S=<bytes>, then fsync each new/
- * directory once. Returns the number of deliveries that failed; the
+/* Phases 2 and 3, for every delivery in b at once: make all the files
+ * durable (fs_sync_many(): fsync() for a lone file, else one syncfs() per
+ * file system), rename each tmp/NAME to new/NAME,S=<bytes>, then make the
+ * new/ directories durable the same way. Returns the number of deliveries that failed; the
  * outcome of each is then read with maildir_batch_result(). A failed one
  * is removed from tmp/ (or, if only the fsync of new/ failed, may remain
  * in new/: retrying may then deliver it twice, never lose it). */

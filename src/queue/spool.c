@@ -442,7 +442,7 @@ spool_msgs_commit(struct spool_msg **msgs, size_t n, int *fds, int *err)
             spool_msg_flush(m);
         fds[i] = m->error == 0 ? m->fd : -1; /* -1 fails alone */
     }
-    fs_fsync_many(fds, n, err);
+    fs_sync_many(fds, n, err);
     if (spool_msgs_rename(msgs, n, err) > 0 &&
         fsync(msgs[0]->sp->queue_fd) < 0)
         spool_msgs_unrename(msgs, n, errno);

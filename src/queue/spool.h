@@ -73,8 +73,9 @@ uint64_t spool_msg_size(const struct spool_msg *m);
 int spool_msg_commit(struct spool_msg *m);
 
 /* Group commit: the same as spool_msg_commit() for each of msgs[0..n)
- * (all of one spool), but their files are fsynced together (one flush of
- * the file system rather than n, fs_fsync_many()) and queue/ once for all.
+ * (all of one spool), but their files are made durable at once
+ * (fs_sync_many(): one syncfs() rather than n fsync()s) and queue/ is
+ * fsynced once for all.
  * results[i] gets what spool_msg_commit() would have returned for
  * msgs[i]; each message is freed. Returns the number that failed. Use it
  * when several sessions finish DATA at once: each may be answered 250 only

@@ -1,51 +1,56 @@
 /*
- * util_fsync.c -- concurrent fsync of many files (util_fsync.h).
+ * util_fsync.c -- group commit of many files (util_fsync.h).
  */
 #include "util/util_fsync.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-struct fs_fsync_job {
-    const int *fds;                    /* borrowed; n descriptors */
-    int *err;                          /* borrowed; n results */
-    size_t n;
-    atomic_size_t next;                /* next index to take */
-};
+#define FS_PENDING (-1)                /* err[i]: not synced yet */
 
-static void *
-fs_fsync_worker(void *arg)
+static int
+fs_retry(int (*fn)(int), int fd)
 {
-    struct fs_fsync_job *job = arg;
-    size_t i;
+    int r;
 
-    while ((i = atomic_fetch_add(&job->next, 1)) < job->n) {
-        int r;
-        do
-            r = fsync(job->fds[i]);
-        while (r < 0 && errno == EINTR);
-        job->err[i] = r < 0 ? errno : 0;
+    do
+        r = fn(fd);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? errno : 0;
+}
+
+/* syncfs() the file system of fds[i] and give its result to every pending
+ * descriptor on that file system. */
+static void
+fs_sync_device(const int *fds, size_t n, int *err, size_t i)
+{
+    struct stat st;
+
+    if (fstat(fds[i], &st) < 0) {
+        err[i] = errno;
+        return;
     }
-    return NULL;
+    dev_t dev = st.st_dev;
+    int r = fs_retry(syncfs, fds[i]);
+    for (size_t j = i; j < n; j++)
+        if (err[j] == FS_PENDING && fstat(fds[j], &st) == 0 &&
+            st.st_dev == dev)
+            err[j] = r;
 }
 
 size_t
-fs_fsync_many(const int *fds, size_t n, int *err)
+fs_sync_many(const int *fds, size_t n, int *err)
 {
-    struct fs_fsync_job job = {.fds = fds, .err = err, .n = n};
-    pthread_t threads[FS_FSYNC_THREADS_MAX];
-    size_t started = 0, failed = 0;
+    size_t failed = 0;
 
-    atomic_init(&job.next, 0);
-    while (started + 1 < n && started < FS_FSYNC_THREADS_MAX &&
-           pthread_create(&threads[started], NULL, fs_fsync_worker, &job) ==
-               0)
-        started++;
-    fs_fsync_worker(&job);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    for (size_t i = 0; i < n; i++)
+        err[i] = fds[i] < 0 ? EBADF : FS_PENDING;
+    if (n == 1 && fds[0] >= 0)
+        err[0] = fs_retry(fsync, fds[0]);
+    for (size_t i = 0; i < n; i++)
+        if (err[i] == FS_PENDING)
+            fs_sync_device(fds, n, err, i);
     for (size_t i = 0; i < n; i++)
         failed += err[i] != 0;
     return failed;

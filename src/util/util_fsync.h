@@ -1,25 +1,23 @@
 /*
- * util_fsync.h -- fsync many files at once (group commit). Nothing
+ * util_fsync.h -- make many files durable at once (group commit). Nothing
  * mail-specific.
  *
- * One fsync() of a small file costs a journal commit (~0.75 ms here); n
- * files fsynced one after the other cost n commits. Issued together from
- * several threads, they wait on the same commit, so n files cost little
- * more than one. Each file is still fsynced by its own call: the guarantee
- * per file is exactly that of fsync().
+ * One fsync() costs a flush of the disk's write cache (~0.75 ms here); n
+ * files fsynced one after the other cost n flushes, and each delays every
+ * other process waiting on the same disk. syncfs() writes back everything
+ * dirty on one file system and flushes once, so n files cost about one.
+ * Since Linux 5.8 syncfs() reports write-back errors of the file system,
+ * which makes it as strong a guarantee as an fsync() of each file.
  */
 #ifndef TLSMTA_UTIL_FSYNC_H
 #define TLSMTA_UTIL_FSYNC_H
 
 #include <stddef.h>
 
-#define FS_FSYNC_THREADS_MAX 32        /* threads used at most per call */
-
-/* fsync() fds[0..n) concurrently (on up to FS_FSYNC_THREADS_MAX threads,
- * all joined before returning; one file is synced in the calling thread).
- * err[i] gets 0 or the errno of fsync(fds[i]) (retried on EINTR). Returns
- * the number of failures. If threads cannot be started the work is done
- * in the calling thread, slower but the same. */
-size_t fs_fsync_many(const int *fds, size_t n, int *err);
+/* Make the files (or directories) open as fds[0..n) durable: fsync() when
+ * n is 1, else syncfs() once per file system among them. err[i] gets 0 or
+ * the errno that applies to fds[i] (EBADF for a descriptor of -1, which
+ * is skipped). Returns the number of failures. */
+size_t fs_sync_many(const int *fds, size_t n, int *err);
 
 #endif

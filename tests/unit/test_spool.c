@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "queue/spool.h"
+#include "util/util_fsync.h"
 #include "queue_test_util.h"
 
 struct fixture {
@@ -349,6 +350,32 @@ test_commit_many(void **state)
     assert_int_equal(spool_msg_commit_many(m, 0, results), 0);
 }
 
+/* fs_sync_many(), the group commit under spool_msg_commit_many(): each
+ * descriptor gets its own result; -1 fails alone. */
+static void
+test_sync_many(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX];
+    int fds[4], err[4];
+
+    for (int i = 0; i < 3; i++) {
+        tu_path(path, "%s/tmp/f%d", f->dir, i);
+        fds[i] = open(path, O_WRONLY | O_CREAT, 0600);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(write(fds[i], "x", 1), 1);
+    }
+    fds[3] = -1;
+    assert_int_equal(fs_sync_many(fds, 4, err), 1);
+    assert_int_equal(err[0], 0);
+    assert_int_equal(err[2], 0);
+    assert_int_equal(err[3], EBADF);
+    assert_int_equal(fs_sync_many(fds, 1, err), 0);
+    assert_int_equal(fs_sync_many(fds, 0, err), 0);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+}
+
 /* A file-size limit (EFBIG) is an I/O error, not a full disk. */
 static void
 test_file_size_limit(void **state)
@@ -613,6 +640,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_file_size_limit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_commit_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_envelopes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_done_records, setup, teardown),
