@@ -260,15 +260,32 @@ spool_create_tmp(struct spool *sp, char *name, const struct timespec *now)
     return -1;
 }
 
+/* An envelope the parser will read back: at least one recipient, none
+ * empty (the queue manager would otherwise have to move it aside). */
+static bool
+spool_envelope_valid(const struct spool_envelope *env)
+{
+    if (env->n_rcpts == 0 || env->rcpts == NULL)
+        return false;
+    for (size_t i = 0; i < env->n_rcpts; i++)
+        if (env->rcpts[i] == NULL || env->rcpts[i][0] == '\0')
+            return false;
+    return true;
+}
+
 int
 spool_msg_begin(struct spool *sp, const struct spool_envelope *env,
                 time_t arrival, struct spool_msg **out)
 {
-    struct spool_msg *m = calloc(1, sizeof(*m));
+    struct spool_msg *m;
     struct timespec now;
     struct stat st;
 
-    if (m == NULL)
+    if (!spool_envelope_valid(env)) {
+        log_err("spool: refused an envelope without recipients");
+        return SPOOL_ERR_FORMAT;
+    }
+    if ((m = calloc(1, sizeof(*m))) == NULL)
         return SPOOL_ERR_IO;
     m->sp = sp;
     buf_init(&m->pending, 0);

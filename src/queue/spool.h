@@ -53,8 +53,10 @@ int spool_open(const char *dir, struct spool **out, char *err, size_t errlen);
 void spool_close(struct spool *sp);
 
 /* Start a message: picks a new queue id unique across processes, creates
- * tmp/ID and writes the envelope. Returns 0 and *out, or an enum
- * spool_error. The envelope strings are copied. */
+ * tmp/ID and writes the envelope. Returns 0 and *out; SPOOL_ERR_FORMAT if
+ * env has no recipient or an empty one (a bug of the caller); else
+ * SPOOL_ERR_IO or SPOOL_ERR_NOSPACE. Any string may be NULL for "" except
+ * the recipients. The envelope strings are copied. */
 int spool_msg_begin(struct spool *sp, const struct spool_envelope *env,
                     time_t arrival, struct spool_msg **out);
 

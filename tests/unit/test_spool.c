@@ -181,6 +181,20 @@ test_envelope_encoding(void **state)
 }
 
 static void
+test_envelope_refused(void **state)
+{
+    struct fixture *f = *state;
+    const char *empty[] = {""};
+    struct spool_envelope env = {.sender = "a@b", .rcpts = empty};
+    struct spool_msg *m;
+
+    assert_int_equal(spool_msg_begin(f->sp, &env, 1, &m), SPOOL_ERR_FORMAT);
+    env.n_rcpts = 1;
+    assert_int_equal(spool_msg_begin(f->sp, &env, 1, &m), SPOOL_ERR_FORMAT);
+    assert_int_equal(count_sub(f, "tmp", NULL), 0);
+}
+
+static void
 test_empty_content(void **state)
 {
     struct fixture *f = *state;
@@ -628,6 +642,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_commit_read_back, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_envelope_encoding, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_envelope_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_empty_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids_unique, setup, teardown),
