@@ -6,6 +6,7 @@
 #     --postfix-only   measure only Postfix (SERVER_BINARY may be omitted)
 #     --msgs N         messages per load run (2000)
 #     --idle N         idle TLS sessions for the memory figure (1000)
+#     --repeat N       run each load N times, report medians (3)
 #     --tools DIR      where smtp_source and idle_sessions are
 #                      (default: bench/ beside SERVER_BINARY, else build/bench)
 #     --keep           keep the temporary directory
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-MSGS=2000 IDLE=1000 CLIENTS=50 SIZE=4096 USERS=100
+MSGS=2000 IDLE=1000 CLIENTS=50 SIZE=4096 USERS=100 REPEAT=3
 PORT=${BENCH_PORT:-}
 WITH_TLSMTA=1 WITH_POSTFIX=0 KEEP=0 TOOLS= BIN=
 HZ=$(getconf CLK_TCK)
@@ -35,6 +36,7 @@ while [ $# -gt 0 ]; do
     --postfix-only) WITH_POSTFIX=1 WITH_TLSMTA=0 ;;
     --msgs) MSGS=$2; shift ;;
     --idle) IDLE=$2; shift ;;
+    --repeat) REPEAT=$2; shift ;;
     --tools) TOOLS=$2; shift ;;
     --keep) KEEP=1 ;;
     -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -134,9 +136,8 @@ result() { sed -n 's/^RESULT //p' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 # ---- one load run ----------------------------------------------------------
 
-# load NAME ROOT_PID MAILDIR PORT TLSFLAG PER_CONN: prints one table row.
-ROWS=()
-load() {
+# bench_load NAME ROOT_PID MAILDIR PORT TLSFLAG PER_CONN: one row of rows.tsv.
+bench_load() {
     local name=$1 root=$2 mail=$3 port=$4 flag=$5 per=$6
     local out=$TMP/load-$name-$flag-$per.out n0 c0 c1 t0 t1 ok fail unsent acc
     local ccpu
@@ -156,23 +157,26 @@ load() {
     fi
     t1=$(last_ctime "$mail")
     c1=$(cpu_ticks "$root")
-    ROWS+=("$(awk -v n="$name" -v f="$flag" -v p="$per" -v ok="$ok" \
+    awk -v n="$name" -v f="$flag" -v p="$per" -v ok="$ok" \
         -v bad=$((fail + unsent)) -v acc="$acc" -v t0="$t0" -v t1="$t1" \
         -v c=$((c1 - c0)) -v hz="$HZ" -v cc="$ccpu" 'BEGIN {
-        mode = (f == "-S") ? "STARTTLS" : "implicit TLS"
+        mode = (f == "-S") ? "STARTTLS" : "implicit"
         rate = (t1 > t0 && ok > 0) ? ok / (t1 - t0) : 0
         cpu = (ok > 0) ? c * 1000 / hz / ok : 0
         ccpu = (ok > 0) ? cc * 1000 / ok : 0
-        printf "%-8s %-13s %4d/conn %6d %6d %10.1f %12.1f %10.2f %10.2f\n",
-            n, mode, p, ok, bad, acc, rate, cpu, ccpu }')")
-    sed -n '/^failures/p; /^tls/p; /^latency/p' "$out" | sed "s/^/    $name: /"
+        printf "%s\t%s %d/conn\t%d\t%d\t%.1f\t%.1f\t%.2f\t%.2f\n",
+            n, mode, p, ok, bad, acc, rate, cpu, ccpu }' >> "$TMP/rows.tsv"
+    tail -1 "$TMP/rows.tsv" | awk -F'\t' '{ printf "  %s %s: %s accepted/s,"\
+        " %s in Maildir/s, %s ms server CPU/msg\n", $1, $2, $5, $6, $7 }'
+    grep -E '^(failures|latency)' "$out" | grep -v 'failures   none' \
+        | sed 's/^/      /' || true
 }
 
 # ---- idle memory -------------------------------------------------------------
 
-# idle NAME ROOT_PID PORT: open $IDLE STARTTLS sessions, compare memory.
+# bench_idle NAME ROOT_PID PORT: open $IDLE STARTTLS sessions, compare memory.
 IDLE_ROWS=()
-idle() {
+bench_idle() {
     local name=$1 root=$2 port=$3 out=$TMP/idle-$1.out m0 m1 est live pid
     sleep 1
     m0=$(mem_kb "$root")
@@ -262,14 +266,22 @@ measure() {
     "$SOURCE" -S -c 10 -m "$USERS" -u "$USERS" -d 60 "127.0.0.1:$p1" \
         > "$TMP/warmup-$name.out" 2>&1 || true
     wait_count "$mail" "$(result "$TMP/warmup-$name.out" ok)" 60 || true
-    load "$name" "$root" "$mail" "$p1" -S 1
-    load "$name" "$root" "$mail" "$p1" -S 10
-    load "$name" "$root" "$mail" "$p2" -T 1
-    idle "$name" "$root" "$p1"
+    local i
+    for i in $(seq "$REPEAT"); do
+        bench_load "$name" "$root" "$mail" "$p1" -S 1
+        bench_load "$name" "$root" "$mail" "$p1" -S 10
+        bench_load "$name" "$root" "$mail" "$p2" -T 1
+    done
+    bench_idle "$name" "$root" "$p1"
 }
 
 PORT=$(pick_port)
 make_cert
+# This machine's disk: synchronous 4 kB writes per second (each one is a
+# write and a flush, like the fsync that ends a spool commit).
+dd if=/dev/zero of="$TMP/dsync" bs=4k count=500 oflag=dsync 2>&1 \
+    | awk '/copied/ { printf "disk: %.0f synchronous 4 kB writes/s\n", 500 / $(NF-3) }'
+rm -f "$TMP/dsync"
 if [ "$WITH_TLSMTA" = 1 ]; then
     start_tlsmta
     measure tlsmta "$SERVER_PID" "$TMP/tlsmta/mail" "$PORT" $((PORT + 1))
@@ -288,9 +300,7 @@ fi
 echo
 echo "$MSGS messages per run, $CLIENTS clients, $SIZE-byte messages," \
      "ECDSA P-256 certificate, $(nproc) cores; rates in messages/s"
-printf '%-8s %-13s %9s %6s %6s %10s %12s %10s %10s\n' server mode msgs ok \
-    failed accepted/s "in Maildir/s" "CPU ms/msg" "client ms"
-printf '%s\n' "${ROWS[@]}"
+/usr/bin/python3 "$HERE/summary.py" "$TMP/rows.tsv"
 echo
 printf '%-8s %6s %10s %10s %10s %10s %12s\n' server idle "RSS0 kB" "RSS1 kB" \
     "RSS kB/ses" "PSS kB/ses" "new clients"
