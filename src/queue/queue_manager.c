@@ -171,7 +171,9 @@ qm_finish_entry(struct qm *qm, struct spool_entry *e, time_t now)
             return;
         }
         log_err("%s cannot remove spool file: %s", e->id, strerror(errno));
-    } else if ((r = spool_entry_save_done(qm->sp, e)) != SPOOL_OK) {
+    }
+    /* Not removed: record who is done, so a retry does not repeat them. */
+    if ((r = spool_entry_save_done(qm->sp, e)) != SPOOL_OK) {
         log_err("%s cannot record delivered recipients: %s", e->id,
                 strerror(errno));
     }
