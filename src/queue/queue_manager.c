@@ -196,18 +196,24 @@ qm_finish_group(struct qm *qm, time_t now)
 
 /* ---- routing one recipient -------------------------------------------- */
 
-/* The address to deliver rcpt to locally, in buf, or NULL if its domain
- * is not local. RFC 5321 4.5.1: a bare "Postmaster" is the local
- * postmaster, here that of the first local domain. */
+/* The address to deliver rcpt to locally (rcpt itself, or one written to
+ * buf), or NULL if its domain is not local. RFC 5321 4.5.1: "Postmaster",
+ * bare or at our host name (the SMTP side accepts both), is the postmaster
+ * of the first local domain. */
 static const char *
 qm_local_address(const struct qm *qm, const char *rcpt, char *buf,
                  size_t buflen)
 {
     const char *domain = maildir_rcpt_domain(rcpt);
+    bool postmaster =
+        domain == NULL ? strcasecmp(rcpt, "postmaster") == 0
+                       : (strncasecmp(rcpt, "postmaster@", 11) == 0 &&
+                          qm->cfg->hostname != NULL &&
+                          strcasecmp(domain, qm->cfg->hostname) == 0);
 
-    if (domain != NULL)
-        return config_is_local_domain(qm->cfg, domain) ? rcpt : NULL;
-    if (strcasecmp(rcpt, "postmaster") != 0 || qm->cfg->n_local_domains == 0)
+    if (domain != NULL && config_is_local_domain(qm->cfg, domain))
+        return rcpt;
+    if (!postmaster || qm->cfg->n_local_domains == 0)
         return NULL;
     snprintf(buf, buflen, "postmaster@%s", qm->cfg->local_domains[0]);
     return buf;

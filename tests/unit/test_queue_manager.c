@@ -237,19 +237,22 @@ test_corrupt_moved_aside(void **state)
     assert_int_equal(access(path, F_OK), 0);
 }
 
-/* RFC 5321 4.5.1: <Postmaster> without a domain is the local postmaster;
- * a recipient whose Maildir cannot be named stays queued. */
+/* RFC 5321 4.5.1: <Postmaster> without a domain or at our host name is
+ * the local postmaster; elsewhere it is remote; a recipient whose Maildir
+ * cannot be named stays queued. */
 static void
 test_postmaster_and_unsafe(void **state)
 {
     struct fixture *f = *state;
-    const char *r[] = {"Postmaster"};
+    const char *r[] = {"Postmaster", "postmaster@MX.example.org"};
     const char *bad[] = {"\"\"@example.org"};
+    const char *remote[] = {"postmaster@mx.example.com"};
 
-    commit(f, r, 1, NULL);
+    commit(f, r, 2, NULL);
     commit(f, bad, 1, NULL);
-    assert_int_equal(queue_manager_run_once(&f->cfg), 1);
-    assert_int_equal(count_new(f, "example.org/postmaster", NULL), 1);
+    commit(f, remote, 1, NULL);
+    assert_int_equal(queue_manager_run_once(&f->cfg), 2);
+    assert_int_equal(count_new(f, "example.org/postmaster", NULL), 2);
 }
 
 /* More messages than one group commit holds. */
