@@ -45,6 +45,7 @@ enum session_phase {
     PHASE_COMMAND,     /* reading command lines */
     PHASE_DATA,        /* inside DATA, bytes go to smtp_data */
     PHASE_TLS_PENDING, /* 220 sent for STARTTLS, waiting for the driver */
+    PHASE_STORE_PENDING, /* end of DATA seen, waiting for the commit */
     PHASE_CLOSED,      /* QUIT or 421 sent: nothing more is read */
 };
 
@@ -731,6 +732,14 @@ static const enum smtp_reply_id smtp_store_result_reply[] = {
     [SMTP_STORE_NOSPACE] = SMTP_REPLY_STORE_NOSPACE,
 };
 
+static enum smtp_reply_id
+store_reply(enum smtp_store_result sr)
+{
+    if ((unsigned)sr > SMTP_STORE_NOSPACE)
+        sr = SMTP_STORE_TEMPFAIL;
+    return smtp_store_result_reply[sr];
+}
+
 /* <CRLF>.<CRLF> was read: commit or abort, answer, end the transaction. */
 static void
 session_data_end(struct smtp_server *s, struct buf *out)
@@ -747,13 +756,30 @@ session_data_end(struct smtp_server *s, struct buf *out)
         s->msg_open = false;
         enum smtp_store_result sr =
             h->msg_commit(h->ctx, queue_id, sizeof(queue_id));
-        if ((unsigned)sr > SMTP_STORE_NOSPACE)
-            sr = SMTP_STORE_TEMPFAIL;
-        r = smtp_store_result_reply[sr];
+        if (sr == SMTP_STORE_PENDING) {
+            /* Group commit: the reply waits for smtp_server_store_done(),
+             * and so does every command pipelined behind the data. */
+            txn_reset(s);
+            s->phase = PHASE_STORE_PENDING;
+            return;
+        }
+        r = store_reply(sr);
         queue_id[sizeof(queue_id) - 1] = '\0';
     }
     txn_reset(s); /* aborts the message unless committed above */
     session_reply_detail(s, out, r, queue_id, NULL);
+}
+
+void
+smtp_server_store_done(struct smtp_server *s, enum smtp_store_result result,
+                       const char *queue_id, struct buf *out)
+{
+    if (s->phase != PHASE_STORE_PENDING)
+        return;
+    s->phase = PHASE_COMMAND;
+    snprintf(s->verb, sizeof(s->verb), "DATA");
+    session_reply_detail(s, out, store_reply(result),
+                         result == SMTP_STORE_OK ? queue_id : "", NULL);
 }
 
 static size_t
@@ -805,6 +831,8 @@ session_action(const struct smtp_server *s)
 {
     if (s->phase == PHASE_TLS_PENDING)
         return SMTP_ACTION_STARTTLS;
+    if (s->phase == PHASE_STORE_PENDING)
+        return SMTP_ACTION_STORE_PENDING;
     return s->phase == PHASE_CLOSED ? SMTP_ACTION_CLOSE : SMTP_ACTION_NONE;
 }
 

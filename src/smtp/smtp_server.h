@@ -60,6 +60,8 @@ enum smtp_store_result {
     SMTP_STORE_OK,               /* 250 2.0.0 Ok: queued as ID */
     SMTP_STORE_TEMPFAIL,         /* 451 4.3.0 */
     SMTP_STORE_NOSPACE,          /* 452 4.3.1 */
+    SMTP_STORE_PENDING,          /* the driver commits later (group commit)
+                                    and then calls smtp_server_store_done() */
 };
 
 /* Read-only view of the current transaction, passed to the hooks. */
@@ -115,6 +117,9 @@ enum smtp_server_action {
                                     (RFC 3207 4.2), handshake, then call
                                     smtp_server_tls_started() */
     SMTP_ACTION_CLOSE,           /* flush output, then close */
+    SMTP_ACTION_STORE_PENDING,   /* msg_commit answered PENDING: flush
+                                    output, feed nothing more until
+                                    smtp_server_store_done() */
 };
 
 /* Per-verb counts for the disconnect log line. */
@@ -145,6 +150,14 @@ void smtp_server_greeting(struct smtp_server *s, struct buf *out);
  * may be split anywhere. Never fails: bad input gets an SMTP reply. */
 size_t smtp_server_feed(struct smtp_server *s, const char *data, size_t len,
                         struct buf *out, enum smtp_server_action *action);
+
+/* The commit that msg_commit left PENDING has finished with result (OK,
+ * TEMPFAIL or NOSPACE; queue_id is used for OK). Appends the reply to the
+ * DATA (RFC 5321 4.1.1.4: 250 only now) and makes the session ready to be
+ * fed again. Does nothing unless a store is pending. */
+void smtp_server_store_done(struct smtp_server *s,
+                            enum smtp_store_result result,
+                            const char *queue_id, struct buf *out);
 
 /* The TLS handshake succeeded: RFC 3207 4.2, forget the EHLO name and any
  * transaction, require EHLO again, never offer STARTTLS again. */

@@ -605,6 +605,37 @@ test_data_begin_fails(void **state)
     t_free(t);
 }
 
+/* Group commit: msg_commit answers PENDING; the reply to DATA and every
+ * command pipelined behind it wait for smtp_server_store_done(). */
+static void
+test_data_store_pending(void **state)
+{
+    (void)state;
+    struct t *t = t_new();
+    t_envelope(t);
+    t->m.commit_result = SMTP_STORE_PENDING;
+    const char *in = "DATA\r\nx\r\n.\r\nNOOP\r\n";
+    size_t used = t_feed(t, in, strlen(in));
+    assert_int_equal(used, strlen(in) - strlen("NOOP\r\n"));
+    assert_int_equal(t->action, SMTP_ACTION_STORE_PENDING);
+    assert_string_equal(t->out.data, GO);
+    buf_reset(&t->out);
+    /* Still pending: nothing is read. */
+    assert_int_equal(t_feed(t, "NOOP\r\n", 6), 0);
+    assert_int_equal(t->action, SMTP_ACTION_STORE_PENDING);
+    smtp_server_store_done(t->s, SMTP_STORE_OK, "QX1", &t->out);
+    t_expect(t, "NOOP\r\n", "250 2.0.0 Ok: queued as QX1\r\n" OK);
+    /* A second call is ignored; a failed store answers 452. */
+    smtp_server_store_done(t->s, SMTP_STORE_OK, "QX1", &t->out);
+    assert_int_equal(t->out.len, 0);
+    t_envelope(t);
+    t_feed(t, "DATA\r\ny\r\n.\r\n", 13);
+    buf_reset(&t->out);
+    smtp_server_store_done(t->s, SMTP_STORE_NOSPACE, "", &t->out);
+    assert_string_equal(t->out.data, "452 4.3.1 Insufficient system storage\r\n");
+    t_free(t);
+}
+
 static void
 test_data_store_failures(void **state)
 {
@@ -1088,6 +1119,7 @@ main(void)
         cmocka_unit_test(test_reset_forgets),
         cmocka_unit_test(test_data_begin_fails),
         cmocka_unit_test(test_data_store_failures),
+        cmocka_unit_test(test_data_store_pending),
         cmocka_unit_test(test_data_size_limit),
         cmocka_unit_test(test_bare_newline_modes),
         cmocka_unit_test(test_smuggling_in_session),
