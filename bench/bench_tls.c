@@ -76,6 +76,13 @@ bench_tls_ssl_new(SSL_CTX *ctx)
 }
 
 void
+bench_tls_forget(void)
+{
+    SSL_SESSION_free(bench_tls_last);
+    bench_tls_last = NULL;
+}
+
+void
 bench_tls_describe(SSL *ssl, char *buf, size_t len)
 {
     int nid = SSL_get_negotiated_group(ssl);

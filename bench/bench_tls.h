@@ -33,6 +33,9 @@ SSL_CTX *bench_tls_ctx_new(const struct bench_tls_opts *opts);
  * owns the SSL. */
 SSL *bench_tls_ssl_new(SSL_CTX *ctx);
 
+/* Drop the remembered session (resumption); call before exit. */
+void bench_tls_forget(void);
+
 /* Describe the negotiated session as "VERSION CIPHER group=G key=K" into
  * buf (always NUL-terminated, truncated to len). */
 void bench_tls_describe(SSL *ssl, char *buf, size_t len);

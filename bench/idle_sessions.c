@@ -243,23 +243,42 @@ idle_report(const struct idle *id, double elapsed)
            st->handshakes, elapsed);
 }
 
+/* Release what main() set up; sessions still open at the -d cap are left
+ * to exit(). */
+static void
+idle_free(struct idle *id, struct event *cap_ev)
+{
+    event_free(cap_ev);
+    if (id->hold_ev)
+        event_free(id->hold_ev);
+    if (id->live == 0)
+        event_base_free(id->run.base);
+    SSL_CTX_free(id->run.ssl_ctx);
+    bench_tls_forget();
+    bench_stats_free(&id->stats);
+    free(id->held);
+}
+
 int
 main(int argc, char **argv)
 {
     struct idle id;
     struct timeval cap = { 0 };
+    struct event *cap_ev;
     double t0;
 
     if (idle_args(&id, argc, argv) < 0 || idle_setup(&id) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
     cap.tv_sec = (time_t)id.cap;
-    evtimer_add(evtimer_new(id.run.base, idle_cap_cb, &id), &cap);
+    cap_ev = evtimer_new(id.run.base, idle_cap_cb, &id);
+    evtimer_add(cap_ev, &cap);
     t0 = bench_now();
     idle_fill(&id);
     if (id.live > 0 || id.phase == IDLE_HOLDING)
         event_base_dispatch(id.run.base);
     idle_report(&id, bench_now() - t0);
     fflush(stdout);
+    idle_free(&id, cap_ev);
     return id.established == id.n && id.dropped == 0 ? 0 : 1;
 }
