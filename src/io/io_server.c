@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "config/config.h"
+#include "io/io_commit.h"
 #include "io/io_session.h"
 #include "queue/spool.h"
 #include "tls/tls_ctx.h"
@@ -164,6 +165,10 @@ io_qmgr_spawn(struct io_server *srv)
         return;
     }
     self[n] = '\0';
+    char fdarg[16];
+    snprintf(fdarg, sizeof(fdarg), "%d", IO_QMGR_FD);
+    /* Only async-signal-safe calls between fork and exec: the committer
+     * thread may hold a lock at the moment of fork. */
     pid_t pid = fork();
     if (pid < 0) {
         log_err("cannot fork queue manager: %s", strerror(errno));
@@ -176,8 +181,6 @@ io_qmgr_spawn(struct io_server *srv)
             fcntl(IO_QMGR_FD, F_SETFD, 0);
         else if (dup2(srv->wake_rd, IO_QMGR_FD) < 0)
             _exit(127);
-        char fdarg[16];
-        snprintf(fdarg, sizeof(fdarg), "%d", IO_QMGR_FD);
         execl(self, "tlsmta", "qmgr", "-c", srv->sh.cfg->path, "--wake-fd",
               fdarg, (char *)NULL);
         _exit(127);
@@ -275,6 +278,10 @@ io_server_new(const struct config *cfg)
     for (const struct config_listen *l = cfg->listens; l; l = l->next)
         if (io_listener_bind(srv, &srv->listeners[srv->n_listeners++], l) < 0)
             goto fail;
+    srv->sh.committer =
+        io_committer_new(srv->sh.base, io_session_commit_done_cb, &srv->sh);
+    if (srv->sh.committer == NULL)
+        goto fail;
     return srv;
 fail:
     io_server_free(srv);
@@ -339,6 +346,9 @@ io_server_free(struct io_server *srv)
     if (srv == NULL)
         return;
     io_session_close_all(&srv->sh);
+    /* Commits still in flight finish (and free their sessions) first. */
+    io_committer_free(srv->sh.committer);
+    srv->sh.committer = NULL;
     if (srv->sh.base)
         event_base_loop(srv->sh.base, EVLOOP_NONBLOCK);
     for (size_t i = 0; i < srv->n_listeners; i++) {

@@ -23,6 +23,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
+#include "io/io_commit.h"
 #include "queue/spool.h"
 #include "smtp/smtp_received.h"
 #include "smtp/smtp_server.h"
@@ -54,6 +55,12 @@ struct io_session {
     struct spool_msg *msg;             /* owned; message being received */
     char *msg_sender;                  /* owned; its reverse-path, for logs */
     size_t msg_nrcpt;                  /* its recipient count, for logs */
+    struct io_commit commit;           /* the message at the committer */
+    bool commit_pending;               /* commit submitted, not answered */
+    bool released;                     /* connection gone; the struct
+                                          waits for its commit to end */
+    char commit_id[SPOOL_QUEUE_ID_MAX]; /* queue id of that message */
+    uint64_t commit_size;              /* its size in bytes */
     enum io_phase phase;
     bool tls;                          /* TLS established */
     char tls_version[16];              /* "TLSv1.3" once tls */
@@ -211,6 +218,30 @@ io_wake_queue_manager(struct io_shared *sh)
         log_warn("queue manager wake-up failed: %s", strerror(errno));
 }
 
+static void
+io_log_queued(struct io_session *s, const char *queue_id, uint64_t size)
+{
+    log_info("%s queued from=<%s> size=%llu nrcpt=%zu session=%s client=%s "
+             "tls=%s", queue_id, s->msg_sender ? s->msg_sender : "",
+             (unsigned long long)size, s->msg_nrcpt, s->id, s->addr,
+             s->tls ? s->tls_version : "none");
+}
+
+/* Map a spool result to the session's; log the outcome. */
+static enum smtp_store_result
+io_store_result(struct io_session *s, int r, const char *queue_id,
+                uint64_t size)
+{
+    if (r == 0) {
+        io_log_queued(s, queue_id, size);
+        io_wake_queue_manager(s->sh);
+        return SMTP_STORE_OK;
+    }
+    log_err("%s spool commit failed queue_id=%s error=%s client=%s", s->id,
+            queue_id, r == SPOOL_ERR_NOSPACE ? "no space" : "I/O", s->addr);
+    return r == SPOOL_ERR_NOSPACE ? SMTP_STORE_NOSPACE : SMTP_STORE_TEMPFAIL;
+}
+
 static enum smtp_store_result
 io_msg_commit_cb(void *ctx, char *queue_id, size_t queue_id_size)
 {
@@ -220,21 +251,18 @@ io_msg_commit_cb(void *ctx, char *queue_id, size_t queue_id_size)
         return SMTP_STORE_TEMPFAIL;
     snprintf(queue_id, queue_id_size, "%s", spool_msg_id(s->msg));
     uint64_t size = spool_msg_size(s->msg);
-    int r = spool_msg_commit(s->msg);
+    struct spool_msg *m = s->msg;
     s->msg = NULL;
-    if (r != 0) {
-        log_err("%s spool commit failed queue_id=%s error=%s client=%s",
-                s->id, queue_id, r == SPOOL_ERR_NOSPACE ? "no space" : "I/O",
-                s->addr);
-        return r == SPOOL_ERR_NOSPACE ? SMTP_STORE_NOSPACE
-                                      : SMTP_STORE_TEMPFAIL;
+    if (s->sh->committer != NULL) {
+        /* Group commit: the 250 goes out from io_session_commit_done_cb. */
+        snprintf(s->commit_id, sizeof(s->commit_id), "%s", queue_id);
+        s->commit_size = size;
+        s->commit.msg = m;
+        s->commit_pending = true;
+        io_committer_submit(s->sh->committer, &s->commit);
+        return SMTP_STORE_PENDING;
     }
-    log_info("%s queued from=<%s> size=%llu nrcpt=%zu session=%s client=%s "
-             "tls=%s", queue_id, s->msg_sender ? s->msg_sender : "",
-             (unsigned long long)size, s->msg_nrcpt, s->id, s->addr,
-             s->tls ? s->tls_version : "none");
-    io_wake_queue_manager(s->sh);
-    return SMTP_STORE_OK;
+    return io_store_result(s, spool_msg_commit(m), queue_id, size);
 }
 
 static void
@@ -279,18 +307,25 @@ io_session_log_end(struct io_session *s)
              s->tls ? s->tls_cipher : "", line, c->total);
 }
 
+/* Close the connection and release everything but the struct itself.
+ * Runs once. */
 static void
-io_session_free(struct io_session *s)
+io_session_release(struct io_session *s)
 {
+    if (s->released)
+        return;
+    s->released = true;
     if (s->smtp != NULL) {
         io_session_log_end(s);
         smtp_server_free(s->smtp);
+        s->smtp = NULL;
     }
     if (s->msg != NULL)
         spool_msg_abort(s->msg);
-    free(s->msg_sender);
+    s->msg = NULL;
     if (s->bev != NULL)
         bufferevent_free(s->bev);
+    s->bev = NULL;
     if (!s->bev_owns_fd)
         evutil_closesocket(s->fd);
     if (s->prev)
@@ -300,6 +335,17 @@ io_session_free(struct io_session *s)
     if (s->next)
         s->next->prev = s->prev;
     s->sh->n_sessions--;
+}
+
+/* End the session. While its message is at the committer the struct stays
+ * (the commit request lives in it) and io_session_commit_done_cb frees it. */
+static void
+io_session_free(struct io_session *s)
+{
+    io_session_release(s);
+    if (s->commit_pending)
+        return;
+    free(s->msg_sender);
     free(s);
 }
 
@@ -452,7 +498,35 @@ io_session_read_cb(struct bufferevent *bev, void *arg)
             return;
         }
         io_session_send(s);
+        if (act == SMTP_ACTION_STORE_PENDING)
+            return; /* resumed by io_session_commit_done_cb */
     }
+}
+
+void
+io_session_commit_done_cb(struct io_commit *c, void *arg)
+{
+    struct io_session *s =
+        (struct io_session *)((char *)c - offsetof(struct io_session, commit));
+    (void)arg;
+
+    s->commit_pending = false;
+    enum smtp_store_result sr =
+        io_store_result(s, c->result, s->commit_id, s->commit_size);
+    if (s->released) {
+        if (sr == SMTP_STORE_OK)
+            log_info("%s client=%s left before the reply to DATA; queue_id=%s "
+                     "is queued and will be delivered", s->id, s->addr,
+                     s->commit_id);
+        io_session_free(s);
+        return;
+    }
+    smtp_server_store_done(s->smtp, sr, s->commit_id, &io_out);
+    io_session_send(s);
+    /* Commands pipelined behind the data wait in the input buffer. */
+    if (s->phase == IO_PHASE_SMTP &&
+        evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+        io_session_read_cb(s->bev, s);
 }
 
 static void

@@ -12,6 +12,8 @@
 #include "config/config.h"
 
 struct spool;
+struct io_commit;
+struct io_committer;
 
 /* What every session of the server shares; owned by io_server. */
 struct io_shared {
@@ -20,6 +22,8 @@ struct io_shared {
     SSL_CTX *tls_ctx;              /* server context, or NULL if no certs */
     struct spool *spool;           /* open spool */
     int wake_fd;                   /* queue manager wake-up pipe, or -1 */
+    struct io_committer *committer; /* group commit thread, or NULL to
+                                      commit in the loop */
     unsigned n_sessions;           /* sessions alive now */
     struct io_session *sessions;   /* list of live sessions (for shutdown) */
 };
@@ -29,6 +33,10 @@ struct io_shared {
  * closes fd on failure. */
 void io_session_start(struct io_shared *sh, const struct config_listen *lst,
                       evutil_socket_t fd, const char *addr);
+
+/* The committer's done callback (arg: the io_shared): answers the DATA of
+ * the session that submitted c, or finishes freeing it if it went away. */
+void io_session_commit_done_cb(struct io_commit *c, void *arg);
 
 /* Send 421 to every live session and close them (server shutdown). */
 void io_session_close_all(struct io_shared *sh);
