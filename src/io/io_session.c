@@ -533,7 +533,10 @@ static void
 io_session_write_cb(struct bufferevent *bev, void *arg)
 {
     struct io_session *s = arg;
-    (void)bev;
+    /* The OpenSSL bufferevent may call this with output still queued
+     * (after a partial write); act only once everything has gone out. */
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+        return;
     if (s->phase == IO_PHASE_STARTTLS_FLUSH)
         io_session_starttls_begin(s);
     else if (s->phase == IO_PHASE_CLOSING)

@@ -135,6 +135,25 @@ def test_pipelined_group_reply_order(server):
     server.wait_for_messages("carol")
 
 
+@pytest.mark.parametrize("implicit", [False, True])
+def test_many_pipelined_replies_all_arrive_before_close(server, implicit):
+    """RFC 2920 3.1 / RFC 5321 4.1.1.10: 3,000 pipelined NOOPs and a QUIT
+    in one write over TLS (far more than one TLS record each way) get
+    every reply, the 221 last, before the server closes."""
+    if implicit:
+        c = RawSMTP(server.addr("submissions"), implicit_tls=True)
+        assert c.greeting.code == 220
+        c.ehlo()
+    else:
+        c = _tls_session(server)
+    n = 3000
+    c.send(b"".join(b"NOOP %030d\r\n" % i for i in range(n)) + b"QUIT\r\n")
+    codes = [c.reply().code for _ in range(n + 1)]
+    assert codes == [250] * n + [221]
+    assert c.closed_by_peer()
+    c.close()
+
+
 def test_whole_transaction_in_one_write(server):
     """EHLO through QUIT, message included, in a single write: replies in
     order, one message delivered, byte-exact."""
