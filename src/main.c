@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "io/io_server.h"
 #include "queue/queue_manager.h"
+#include "tls/tls_ctx.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"
 
@@ -199,9 +200,22 @@ cmd_config(int argc, char **argv)
     }
     if (load_config(cli.config, &cfg) < 0)
         return CONFIG_EX_CONFIG;
-    printf("%s: ok\n", cfg.path);
+    /* What serve will do with [tls]: parse the PEM files, match each key
+     * to its cert, accept the cipher lists. */
+    int r = EX_OK_;
+    if (cfg.n_tls_pairs > 0) {
+        char err[1024];
+        SSL_CTX *ctx = tls_server_ctx_new(&cfg, err, sizeof(err));
+        if (ctx == NULL) {
+            fprintf(stderr, "%s\n", err);
+            r = CONFIG_EX_CONFIG;
+        }
+        SSL_CTX_free(ctx);
+    }
+    if (r == EX_OK_)
+        printf("%s: ok\n", cfg.path);
     config_free(&cfg);
-    return EX_OK_;
+    return r;
 }
 
 static const struct {

@@ -255,6 +255,8 @@ config_section_open(struct config_load *ld, char *s)
         config_listen_open(ld, name) < 0)
         return;
     ld->section = kind->section;
+    if (kind->section == CONFIG_SECTION_TLS && ld->cfg->tls_line == 0)
+        ld->cfg->tls_line = ld->line;
 }
 
 /* ---- libinih callbacks ---- */

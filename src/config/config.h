@@ -40,6 +40,8 @@ struct config_listen {
 struct config_tls_pair {
     char *cert;                  /* owned; PEM path, leaf first then chain */
     char *key;                   /* owned; PEM private key path */
+    int cert_line;               /* config line of cert, for errors */
+    int key_line;                /* config line of key */
 };
 
 struct config {
@@ -68,6 +70,7 @@ struct config {
     struct config_tls_pair tls_pairs[CONFIG_TLS_PAIRS_MAX]; /* [tls] */
     size_t n_tls_pairs;
     int tls_min_version;         /* 0x0303 (TLS 1.2, default) or 0x0304 */
+    int tls_line;                /* line of the [tls] header, or 0 */
     char *tls_ciphers;           /* owned; OpenSSL list for TLS 1.2 */
     char *tls_ciphersuites;      /* owned; OpenSSL list for TLS 1.3 */
 

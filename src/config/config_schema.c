@@ -396,6 +396,8 @@ config_set_cert(struct config_load *ld, const struct config_key *key,
         }
     }
     ld->cert_line = ld->line;
+    if (cfg->n_tls_pairs < CONFIG_TLS_PAIRS_MAX)
+        cfg->tls_pairs[cfg->n_tls_pairs].cert_line = ld->line;
     if (cfg->n_tls_pairs == CONFIG_TLS_PAIRS_MAX) {
         config_error(ld, "cert: more than %d cert/key pairs",
                      CONFIG_TLS_PAIRS_MAX);
@@ -426,6 +428,7 @@ config_set_key(struct config_load *ld, const struct config_key *key,
         return -1; /* the cert was already reported */
     char abs[PATH_MAX];
     value = config_abs_path(ld, value, abs, sizeof(abs));
+    cfg->tls_pairs[cfg->n_tls_pairs].key_line = ld->line;
     int rc = config_check_file(ld, key, value);
     if (config_store(ld, key, &cfg->tls_pairs[cfg->n_tls_pairs].key, value) < 0)
         return -1;

@@ -48,6 +48,8 @@ struct io_session {
     evutil_socket_t fd;                /* owned until a bufferevent with
                                           CLOSE_ON_FREE takes it */
     struct bufferevent *bev;           /* owned */
+    struct event *handshake_timer;     /* owned; only during a handshake:
+                                          its deadline as a whole */
     bool bev_owns_fd;                  /* bev closes fd (the TLS one) */
     struct smtp_server *smtp;          /* owned */
     struct smtp_server_params params;  /* borrowed by smtp */
@@ -315,6 +317,9 @@ io_session_release(struct io_session *s)
     if (s->released)
         return;
     s->released = true;
+    if (s->handshake_timer != NULL)
+        event_free(s->handshake_timer);
+    s->handshake_timer = NULL;
     if (s->smtp != NULL) {
         io_session_log_end(s);
         smtp_server_free(s->smtp);
@@ -376,6 +381,29 @@ io_session_set_timeout(struct io_session *s, unsigned seconds)
     bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
+/* smtpd_tls_timeout bounds the whole handshake, not only the silence
+ * between two bytes: a client dribbling a ClientHello cannot hold a slot. */
+static void
+io_session_handshake_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct io_session *s = arg;
+    (void)fd;
+    (void)what;
+    log_warn("%s tls handshake failed client=%s reason=handshake not "
+             "finished in %u s", s->id, s->addr,
+             s->sh->cfg->smtpd_tls_timeout);
+    io_session_free(s);
+}
+
+static int
+io_session_arm_handshake_timer(struct io_session *s)
+{
+    struct timeval tv = {.tv_sec = s->sh->cfg->smtpd_tls_timeout};
+    s->handshake_timer =
+        evtimer_new(s->sh->base, io_session_handshake_timeout_cb, s);
+    return s->handshake_timer ? evtimer_add(s->handshake_timer, &tv) : -1;
+}
+
 static struct bufferevent *
 io_session_tls_bev(struct io_session *s)
 {
@@ -398,6 +426,8 @@ io_session_tls_bev(struct io_session *s)
     s->bev = bev;
     s->phase = IO_PHASE_HANDSHAKE;
     io_session_set_timeout(s, s->sh->cfg->smtpd_tls_timeout);
+    if (io_session_arm_handshake_timer(s) < 0)
+        log_warn("%s cannot arm the handshake timer", s->id);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     return bev;
 }
@@ -423,6 +453,9 @@ io_session_tls_done(struct io_session *s)
     struct tls_info ti;
     SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
 
+    if (s->handshake_timer != NULL)
+        event_free(s->handshake_timer);
+    s->handshake_timer = NULL;
     tls_describe(ssl, &ti);
     s->tls = true;
     snprintf(s->tls_version, sizeof(s->tls_version), "%s", ti.version);

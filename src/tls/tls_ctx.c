@@ -36,26 +36,30 @@ tls_error_string(char *dst, size_t dst_size)
     return dst;
 }
 
+/* Errors name the config line (STYLE.md: config errors are FILE:LINE). */
 static int
-tls_load_pair(SSL_CTX *ctx, const struct config_tls_pair *p, char *err,
-              size_t errlen)
+tls_load_pair(SSL_CTX *ctx, const struct config *cfg,
+              const struct config_tls_pair *p, char *err, size_t errlen)
 {
     char why[512];
 
     if (SSL_CTX_use_certificate_chain_file(ctx, p->cert) != 1) {
-        snprintf(err, errlen, "%s: cannot load certificate chain: %s",
-                 p->cert, tls_error_string(why, sizeof(why)));
+        snprintf(err, errlen, "%s:%d: cert: %s: cannot load certificate "
+                 "chain: %s", cfg->path, p->cert_line, p->cert,
+                 tls_error_string(why, sizeof(why)));
         return -1;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, p->key, SSL_FILETYPE_PEM) != 1) {
-        snprintf(err, errlen, "%s: cannot load private key: %s", p->key,
+        snprintf(err, errlen, "%s:%d: key: %s: cannot load private key: %s",
+                 cfg->path, p->key_line, p->key,
                  tls_error_string(why, sizeof(why)));
         return -1;
     }
     /* Checks the key against the certificate loaded last, i.e. its pair. */
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(err, errlen, "%s: key does not match certificate %s: %s",
-                 p->key, p->cert, tls_error_string(why, sizeof(why)));
+        snprintf(err, errlen, "%s:%d: key: %s does not match the cert %s: %s",
+                 cfg->path, p->key_line, p->key, p->cert,
+                 tls_error_string(why, sizeof(why)));
         return -1;
     }
     return 0;
@@ -91,8 +95,8 @@ tls_set_policy(SSL_CTX *ctx, const struct config *cfg, char *err,
     SSL_CTX_set_num_tickets(ctx, 1);
     return 0;
 fail:
-    snprintf(err, errlen, "%s: [tls]: %s", cfg->path ? cfg->path : "config",
-             tls_error_string(why, sizeof(why)));
+    snprintf(err, errlen, "%s:%d: [tls]: %s", cfg->path ? cfg->path : "config",
+             cfg->tls_line, tls_error_string(why, sizeof(why)));
     return -1;
 }
 
@@ -109,7 +113,7 @@ tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
     if (tls_set_policy(ctx, cfg, err, errlen) < 0)
         goto fail;
     for (size_t i = 0; i < cfg->n_tls_pairs; i++)
-        if (tls_load_pair(ctx, &cfg->tls_pairs[i], err, errlen) < 0)
+        if (tls_load_pair(ctx, cfg, &cfg->tls_pairs[i], err, errlen) < 0)
             goto fail;
     return ctx;
 fail:

@@ -86,6 +86,35 @@ def test_config_check_missing_cert(tlsmta_bin, certs, tmp_path):
     assert re.search(rf"^{re.escape(str(bad))}:{line}: ", out, re.M), out
 
 
+def test_config_check_loads_the_tls_files(tlsmta_bin, certs, tmp_path):
+    """config check does what serve will do with [tls]: a key that does
+    not match its cert, and a cert that is not PEM, are config errors at
+    their own lines (exit 78), not surprises at start-up."""
+    srv = _config(tmp_path, tlsmta_bin, certs)
+    good = srv.config_text()
+    # The ECDSA cert paired with the RSA key.
+    text = good.replace(f"key = {certs['ecdsa_key']}",
+                        f"key = {certs['rsa_key']}", 1)
+    mismatch = tmp_path / "mismatch.conf"
+    mismatch.write_text(text)
+    rc, out = run(tlsmta_bin, "config", "check", "-c", str(mismatch))
+    assert rc == EX_CONFIG, (rc, out)
+    line = text.splitlines().index(f"key = {certs['rsa_key']}") + 1
+    assert re.search(rf"^{re.escape(str(mismatch))}:{line}: key: .* does not "
+                     r"match the cert", out, re.M), out
+    # A cert file that is not PEM at all.
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    text = good.replace(f"cert = {certs['ecdsa_cert']}", f"cert = {junk}", 1)
+    notpem = tmp_path / "notpem.conf"
+    notpem.write_text(text)
+    rc, out = run(tlsmta_bin, "config", "check", "-c", str(notpem))
+    assert rc == EX_CONFIG, (rc, out)
+    line = text.splitlines().index(f"cert = {junk}") + 1
+    assert re.search(rf"^{re.escape(str(notpem))}:{line}: cert: .*cannot "
+                     r"load certificate chain", out, re.M), out
+
+
 def test_serve_refuses_bad_config(tlsmta_bin, tmp_path):
     bad = tmp_path / "bad.conf"
     bad.write_text("bogus = 1\n")

@@ -268,6 +268,39 @@ def test_tls_handshake_timeout(make_server):
     s.close()
 
 
+def test_tls_handshake_deadline_is_total(make_server):
+    """smtpd_tls_timeout bounds the whole handshake: a ClientHello
+    dribbled one byte every 0.5 s (each byte inside the idle timeout) is
+    cut off after about smtpd_tls_timeout seconds."""
+    server = make_server(settings={"smtpd_tls_timeout": 2})
+    s = socket.create_connection(server.addr("submissions"), timeout=15)
+    hello = bytes.fromhex("16030100c8010000c40303") + bytes(32)
+    t0 = time.monotonic()
+    closed = False
+    for b in hello:                       # bounded: at most 43 bytes, ~21 s
+        try:
+            s.sendall(bytes([b]))
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        time.sleep(0.5)
+        if time.monotonic() - t0 > 8:
+            break
+    if not closed:
+        s.settimeout(3)
+        try:
+            closed = s.recv(100) == b""
+        except (ConnectionResetError, socket.timeout):
+            closed = True
+    assert closed
+    assert time.monotonic() - t0 <= 8
+    s.close()
+    deadline = time.monotonic() + 5
+    while "handshake not finished in 2 s" not in server.log():
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.1)
+
+
 def test_connection_limit(make_server):
     server = make_server(settings={"smtpd_client_connection_limit": 5})
     held = [RawSMTP(server.addr("plain")) for _ in range(5)]
