@@ -191,6 +191,9 @@ cmd_config(int argc, char **argv)
     struct config cfg = {0};
 
     if (argc < 2 || strcmp(argv[1], "check") != 0) {
+        fprintf(stderr, "tlsmta: config: %s%s\n",
+                argc < 2 ? "missing subcommand" : "unknown subcommand: ",
+                argc < 2 ? "" : argv[1]);
         fputs(USAGE, stderr);
         return EX_USAGE_;
     }
