@@ -29,10 +29,30 @@ enum config_bare_newline {
     CONFIG_BARE_NEWLINE_REJECT,    /* answer 550 5.5.2 at end of DATA */
 };
 
+/* RFC 4954 AUTH on a listener (issue 3). AUTH is never offered or
+ * accepted before TLS, whatever this says. */
+enum config_listen_auth {
+    CONFIG_AUTH_OFF,              /* AUTH not offered (default for MX) */
+    CONFIG_AUTH_OPTIONAL,         /* offered after TLS */
+    CONFIG_AUTH_REQUIRED,         /* MAIL before AUTH: 530 5.7.0 */
+};
+
+/* TLS client certificates on a listener (mutual TLS, issue 3). */
+enum config_client_certs {
+    CONFIG_CLIENT_CERTS_NONE,     /* not requested (default) */
+    CONFIG_CLIENT_CERTS_REQUEST,  /* requested; the session goes on without
+                                     one or with one that does not verify */
+    CONFIG_CLIENT_CERTS_REQUIRE,  /* the handshake fails without a
+                                     certificate that verifies */
+};
+
 struct config_listen {
     char *name;                  /* owned; "mx" from [listen mx] */
     char *address;               /* owned; "127.0.0.1:2525", "[::1]:25" */
     enum config_listen_tls tls;  /* security of this listener */
+    enum config_listen_auth auth; /* key "auth", default off */
+    enum config_client_certs client_certificates; /* default none; request
+                                     or require need [tls] ca_file */
     int line;                    /* line of the [listen] section header */
     struct config_listen *next;  /* owned; next listener, in file order */
 };
@@ -73,6 +93,39 @@ struct config {
     int tls_line;                /* line of the [tls] header, or 0 */
     char *tls_ciphers;           /* owned; OpenSSL list for TLS 1.2 */
     char *tls_ciphersuites;      /* owned; OpenSSL list for TLS 1.3 */
+    char *tls_ca_file;           /* owned path or NULL: [tls] ca_file, the
+                                    CAs that client certificates must chain
+                                    to */
+
+    /* [auth] (issue 3): Cyrus SASL for RFC 4954 AUTH. */
+    char *sasl_service;          /* owned; SASL application name, which
+                                    names its config file NAME.conf;
+                                    default "tlsmta" */
+    char *sasl_config_dir;       /* owned path or NULL (SASL's default,
+                                    /etc/sasl2 on Debian) */
+    char **auth_mechanisms;      /* owned; upper-cased, n_auth_mechanisms;
+                                    default PLAIN LOGIN; the ones SASL does
+                                    not offer are left out at run time */
+    size_t n_auth_mechanisms;
+    char *sasldb_path;           /* owned path or NULL: the sasldb that
+                                    "tlsmta user add" writes and the
+                                    sasldb backend reads (sasldb_path) */
+    char *sender_login_maps;     /* owned path or NULL: file of
+                                    "sender-address login[,login...]"
+                                    lines (Postfix smtpd_sender_login_maps
+                                    style; "@domain" matches a domain) */
+    bool received_auth_user;     /* name the login in Received; default no */
+    unsigned auth_failure_limit; /* failed AUTHs from one client address
+                                    before 421 4.7.0; default 5 */
+    unsigned auth_failure_delay; /* seconds added per failure before the
+                                    535 goes out; default 1 */
+    unsigned auth_failure_window; /* seconds a failure is remembered;
+                                     default 600 */
+    char *relay_client_certs;    /* owned path or NULL: file of client
+                                    certificates granted relay: lines
+                                    "sha256:HEX" or
+                                    "issuer=<DN> subject=<DN>" (RFC 2253
+                                    one-line forms) */
 
     struct config_listen *listens; /* owned; in file order */
 };
