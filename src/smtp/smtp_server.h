@@ -28,6 +28,16 @@ enum smtp_tls_mode {
     SMTP_TLS_IMPLICIT,          /* TLS before the greeting (RFC 8314) */
 };
 
+/* RFC 4954 AUTH on this session's listener. Whatever the mode, AUTH is
+ * neither advertised nor accepted before TLS (538 5.7.11). */
+enum smtp_auth_mode {
+    SMTP_AUTH_MODE_OFF,          /* not offered; AUTH gets 503 5.5.1 */
+    SMTP_AUTH_MODE_OPTIONAL,     /* offered after TLS */
+    SMTP_AUTH_MODE_REQUIRED,     /* offered after TLS; MAIL before a
+                                    successful AUTH gets 530 5.7.0
+                                    Authentication required */
+};
+
 enum smtp_bare_newline {
     SMTP_BARE_NEWLINE_NORMALIZE, /* bare CR / LF in DATA stored as CRLF */
     SMTP_BARE_NEWLINE_REJECT,    /* 550 5.5.2 at end of DATA */
@@ -45,6 +55,7 @@ struct smtp_server_params {
                                     means 20 (Postfix's default) */
     enum smtp_tls_mode tls_mode;
     enum smtp_bare_newline bare_newline;
+    enum smtp_auth_mode auth_mode;   /* default (0) OFF */
 };
 
 /* What the driver's policy says of one forward-path (RFC 5321 4.1.1.3). */
@@ -80,6 +91,17 @@ struct smtp_session_view {
     bool esmtp;                      /* EHLO (true) or HELO */
     bool tls;                        /* TLS active (RFC 3848 ESMTPS) */
     bool authenticated;              /* AUTH succeeded (RFC 3848 ESMTPA) */
+    const char *auth_user;           /* the login when authenticated, else
+                                        NULL */
+};
+
+/* Result of one step of a SASL exchange (RFC 4954 4). */
+enum smtp_auth_status {
+    SMTP_AUTH_CONTINUE,   /* 334 <base64 challenge>, await a response */
+    SMTP_AUTH_OK,         /* 235 2.7.0 Authentication successful */
+    SMTP_AUTH_FAIL,       /* 535 5.7.8 Authentication credentials invalid */
+    SMTP_AUTH_NO_MECH,    /* 504 5.5.4 Unrecognized authentication type */
+    SMTP_AUTH_TEMPFAIL,   /* 454 4.7.0 Temporary authentication failure */
 };
 
 /* Driver-supplied policy and storage. All may be called only from inside
@@ -109,6 +131,39 @@ struct smtp_server_hooks {
                                          size_t queue_id_size);
     /* Throw the open message away (size limit, bare newline, error). */
     void (*msg_abort)(void *ctx);
+
+    /* ---- AUTH (RFC 4954); all may be NULL when auth_mode is OFF ---- */
+
+    /* Space-separated mechanisms for the EHLO AUTH keyword ("PLAIN
+     * LOGIN"), or NULL/"" for none (then AUTH is not advertised and gets
+     * 503 5.5.1). Asked only once TLS is active. */
+    const char *(*auth_mechanisms)(void *ctx);
+    /* Start an exchange with mech (upper-cased as sent). has_initial is
+     * false when the command had no initial response; "=" gives
+     * has_initial true with initial_len 0. initial is already decoded
+     * from base64. On CONTINUE, challenge holds the raw bytes to send in
+     * the 334 (the session encodes them); on OK, user holds the login. */
+    enum smtp_auth_status (*auth_start)(void *ctx, const char *mech,
+                                        const char *initial,
+                                        size_t initial_len, bool has_initial,
+                                        struct buf *challenge, char *user,
+                                        size_t user_size);
+    /* The client's (decoded) response to a 334. Same results. */
+    enum smtp_auth_status (*auth_step)(void *ctx, const char *response,
+                                       size_t len, struct buf *challenge,
+                                       char *user, size_t user_size);
+    /* Forget an unfinished exchange ("*" from the client, RFC 4954 4, or
+     * the session ends). */
+    void (*auth_abort)(void *ctx);
+    /* An exchange ended in FAIL (user may be "" if unknown). Returns true
+     * if the client may try again (535 goes out), false to answer 421
+     * 4.7.0 and close (too many failures from this client address). */
+    bool (*auth_failed)(void *ctx, const char *user);
+    /* MAIL from an authenticated client: may this login use this
+     * reverse-path? false answers 553 5.7.1 (Postfix
+     * reject_sender_login_mismatch). NULL means always. */
+    bool (*sender_allowed)(void *ctx, const struct smtp_session_view *sv,
+                           const struct smtp_address *sender);
 };
 
 enum smtp_server_action {
