@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "config/config.h"
+#include "io/io_authfail.h"
 #include "io/io_commit.h"
 #include "io/io_session.h"
 #include "queue/spool.h"
@@ -280,7 +281,8 @@ io_server_new(const struct config *cfg)
             goto fail;
     srv->sh.committer =
         io_committer_new(srv->sh.base, io_session_commit_done_cb, &srv->sh);
-    if (srv->sh.committer == NULL)
+    srv->sh.authfail = io_authfail_new(cfg->auth_failure_window);
+    if (srv->sh.committer == NULL || srv->sh.authfail == NULL)
         goto fail;
     return srv;
 fail:
@@ -349,6 +351,8 @@ io_server_free(struct io_server *srv)
     /* Commits still in flight finish (and free their sessions) first. */
     io_committer_free(srv->sh.committer);
     srv->sh.committer = NULL;
+    io_authfail_free(srv->sh.authfail);
+    srv->sh.authfail = NULL;
     if (srv->sh.base)
         event_base_loop(srv->sh.base, EVLOOP_NONBLOCK);
     for (size_t i = 0; i < srv->n_listeners; i++) {

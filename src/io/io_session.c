@@ -10,6 +10,7 @@
  * Trust boundary: every byte read here comes from the network.
  */
 #include "io/io_session.h"
+#include "io/io_session_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,51 +32,9 @@
 #include "tls/tls_describe.h"
 #include "util/util_log.h"
 
-#define IO_SESSION_ID_MAX 20
-#define IO_FEED_IOV 8            /* evbuffer chunks fed per pass */
-#define IO_RECEIVED_MAX 1024     /* bytes of one Received header */
-
-enum io_phase {
-    IO_PHASE_HANDSHAKE,          /* TLS handshake in progress */
-    IO_PHASE_SMTP,               /* reading commands / data */
-    IO_PHASE_STARTTLS_FLUSH,     /* 220 Ready to start TLS still going out */
-    IO_PHASE_CLOSING,            /* last reply going out, then close */
-};
-
-struct io_session {
-    struct io_shared *sh;              /* borrowed from io_server */
-    const struct config_listen *lst;   /* borrowed: the listener */
-    evutil_socket_t fd;                /* owned until a bufferevent with
-                                          CLOSE_ON_FREE takes it */
-    struct bufferevent *bev;           /* owned */
-    struct event *handshake_timer;     /* owned; only during a handshake:
-                                          its deadline as a whole */
-    bool bev_owns_fd;                  /* bev closes fd (the TLS one) */
-    struct smtp_server *smtp;          /* owned */
-    struct smtp_server_params params;  /* borrowed by smtp */
-    struct smtp_server_hooks hooks;    /* borrowed by smtp */
-    struct spool_msg *msg;             /* owned; message being received */
-    char *msg_sender;                  /* owned; its reverse-path, for logs */
-    size_t msg_nrcpt;                  /* its recipient count, for logs */
-    struct io_commit commit;           /* the message at the committer */
-    bool commit_pending;               /* commit submitted, not answered */
-    bool released;                     /* connection gone; the struct
-                                          waits for its commit to end */
-    char commit_id[SPOOL_QUEUE_ID_MAX]; /* queue id of that message */
-    uint64_t commit_size;              /* its size in bytes */
-    enum io_phase phase;
-    bool tls;                          /* TLS established */
-    char tls_version[16];              /* "TLSv1.3" once tls */
-    char tls_cipher[64];               /* suite name once tls */
-    char tls_received[160];            /* Received header comment */
-    char id[IO_SESSION_ID_MAX];        /* session id for the log */
-    char addr[64];                     /* client address text */
-    struct io_session *prev, *next;    /* io_shared.sessions list */
-};
-
 /* One reply buffer for the whole process: replies are copied into the
  * bufferevent as soon as the session has produced them. */
-static struct buf io_out;
+struct buf io_out;
 static unsigned long io_session_counter;
 
 static void io_session_read_cb(struct bufferevent *bev, void *arg);
@@ -317,6 +276,7 @@ io_session_release(struct io_session *s)
     if (s->released)
         return;
     s->released = true;
+    io_auth_release(s);
     if (s->handshake_timer != NULL)
         event_free(s->handshake_timer);
     s->handshake_timer = NULL;
@@ -354,7 +314,7 @@ io_session_free(struct io_session *s)
     free(s);
 }
 
-static void
+void
 io_session_send(struct io_session *s)
 {
     if (io_out.len > 0) {
@@ -530,10 +490,20 @@ io_session_read_cb(struct bufferevent *bev, void *arg)
             io_session_close_after_flush(s);
             return;
         }
+        if (io_auth_tarpit(s))
+            return; /* resumed when the tarpit timer fires */
         io_session_send(s);
         if (act == SMTP_ACTION_STORE_PENDING)
             return; /* resumed by io_session_commit_done_cb */
     }
+}
+
+void
+io_session_resume(struct io_session *s)
+{
+    if (s->phase == IO_PHASE_SMTP &&
+        evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+        io_session_read_cb(s->bev, s);
 }
 
 void
@@ -557,9 +527,7 @@ io_session_commit_done_cb(struct io_commit *c, void *arg)
     smtp_server_store_done(s->smtp, sr, s->commit_id, &io_out);
     io_session_send(s);
     /* Commands pipelined behind the data wait in the input buffer. */
-    if (s->phase == IO_PHASE_SMTP &&
-        evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-        io_session_read_cb(s->bev, s);
+    io_session_resume(s);
 }
 
 static void
@@ -673,6 +641,7 @@ io_session_init_smtp(struct io_session *s)
         .msg_commit = io_msg_commit_cb,
         .msg_abort = io_msg_abort_cb,
     };
+    io_auth_init_hooks(s);
 }
 
 static int

@@ -14,6 +14,7 @@
 struct spool;
 struct io_commit;
 struct io_committer;
+struct io_authfail;
 
 /* What every session of the server shares; owned by io_server. */
 struct io_shared {
@@ -24,6 +25,7 @@ struct io_shared {
     int wake_fd;                   /* queue manager wake-up pipe, or -1 */
     struct io_committer *committer; /* group commit thread, or NULL to
                                       commit in the loop */
+    struct io_authfail *authfail;  /* failed AUTHs per client address */
     unsigned n_sessions;           /* sessions alive now */
     struct io_session *sessions;   /* list of live sessions (for shutdown) */
 };
