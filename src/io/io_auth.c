@@ -29,8 +29,8 @@ io_auth_failed_cb(void *ctx, const char *user)
                      : 1;
 
     /* One line per failure, with address and user (etc/fail2ban). */
-    log_warn("%s auth failed client=%s user=%s failures=%u", s->id, s->addr,
-             user && user[0] ? user : "-", n);
+    log_warn("%s auth failed client=%s failures=%u user=%s", s->id, s->addr,
+             n, user && user[0] ? user : "-");
     if (cfg->auth_failure_limit > 0 && n >= cfg->auth_failure_limit) {
         log_warn("%s auth failure limit reached client=%s failures=%u; "
                  "disconnecting", s->id, s->addr, n);
