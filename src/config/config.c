@@ -44,6 +44,7 @@ struct config_section_kind {
 static const struct config_section_kind config_section_kinds[] = {
     {"tls", CONFIG_SECTION_TLS, false},
     {"listen", CONFIG_SECTION_LISTEN, true},
+    {"auth", CONFIG_SECTION_AUTH, false},
 };
 
 /* ---- errors ---- */
@@ -127,6 +128,8 @@ config_section_label(struct config_load *ld, char *out, size_t outlen)
         snprintf(out, outlen, "in [listen %s]", ld->listen->name);
     else if (ld->section == CONFIG_SECTION_TLS)
         snprintf(out, outlen, "in [tls]");
+    else if (ld->section == CONFIG_SECTION_AUTH)
+        snprintf(out, outlen, "in [auth]");
     else
         snprintf(out, outlen, "at top level");
     return out;
@@ -296,6 +299,7 @@ config_unknown_key(struct config_load *ld, const char *name)
         [CONFIG_SECTION_TOP] = "at top level, before any [section]",
         [CONFIG_SECTION_TLS] = "in [tls]",
         [CONFIG_SECTION_LISTEN] = "in [listen NAME]",
+        [CONFIG_SECTION_AUTH] = "in [auth]",
     };
     char label[128];
     const struct config_key *key = NULL;
@@ -379,6 +383,34 @@ config_default_hostname(struct config_load *ld)
     key->type->set(ld, key, name, &ld->cfg->hostname);
 }
 
+/* Listener settings that depend on each other or on [tls]; reported at
+ * the line of the [listen NAME] header. */
+static void
+config_listen_check(struct config_load *ld, const struct config_listen *l)
+{
+    static const char *const auth_words[] = {"off", "optional", "required"};
+    static const char *const cert_words[] = {"none", "request", "require"};
+    if (l->tls == CONFIG_TLS_NONE && l->auth != CONFIG_AUTH_OFF)
+        config_error_at(ld, l->line,
+                        "[listen %s]: auth = %s needs TLS on the listener "
+                        "(tls = starttls, starttls-required or implicit): "
+                        "AUTH is never offered or accepted without TLS",
+                        l->name, auth_words[l->auth]);
+    if (l->client_certificates == CONFIG_CLIENT_CERTS_NONE)
+        return;
+    if (l->tls == CONFIG_TLS_NONE)
+        config_error_at(ld, l->line,
+                        "[listen %s]: client_certificates = %s needs TLS "
+                        "on the listener",
+                        l->name, cert_words[l->client_certificates]);
+    else if (ld->cfg->tls_ca_file == NULL)
+        config_error_at(ld, l->line,
+                        "[listen %s]: client_certificates = %s needs "
+                        "[tls] ca_file (the CAs that client certificates "
+                        "must chain to)",
+                        l->name, cert_words[l->client_certificates]);
+}
+
 /* What only the whole file can tell. */
 static void
 config_finish(struct config_load *ld)
@@ -403,6 +435,7 @@ config_finish(struct config_load *ld)
                             "[listen %s] uses TLS but [tls] "
                             "has no cert and key",
                             l->name);
+        config_listen_check(ld, l);
     }
     if (cfg->listens == NULL)
         config_error_at(ld, 0, "no [listen NAME] section: nothing to serve");
@@ -429,6 +462,7 @@ config_load(const char *path, struct config *out, struct buf *errors)
     } else {
         config_defaults(&ld, CONFIG_SECTION_TOP);
         config_defaults(&ld, CONFIG_SECTION_TLS);
+        config_defaults(&ld, CONFIG_SECTION_AUTH);
         config_parse(&ld, fp);
         fclose(fp);
         config_finish(&ld);
@@ -450,6 +484,18 @@ config_free_strings(char **v, size_t n)
     free(v);
 }
 
+static void
+config_free_auth(struct config *cfg)
+{
+    free(cfg->sasl_service);
+    free(cfg->sasl_config_dir);
+    config_free_strings(cfg->auth_mechanisms, cfg->n_auth_mechanisms);
+    free(cfg->sasldb_path);
+    free(cfg->sender_login_maps);
+    free(cfg->relay_client_certs);
+    config_maps_free(cfg);
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -466,6 +512,8 @@ config_free(struct config *cfg)
     }
     free(cfg->tls_ciphers);
     free(cfg->tls_ciphersuites);
+    free(cfg->tls_ca_file);
+    config_free_auth(cfg);
     while (cfg->listens != NULL) {
         struct config_listen *next = cfg->listens->next;
         free(cfg->listens->name);

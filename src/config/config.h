@@ -57,6 +57,30 @@ struct config_listen {
     struct config_listen *next;  /* owned; next listener, in file order */
 };
 
+/* One line of the sender_login_maps file (issue 3): who may use a sender
+ * address after AUTH (Postfix smtpd_sender_login_maps). */
+struct config_sender_login {
+    char *sender;                /* owned; lower-cased "local@domain", or
+                                    "@domain" for a whole domain */
+    char **logins;               /* owned; n_logins SASL login names as
+                                    written */
+    size_t n_logins;
+    int line;                    /* line in the file, for logs */
+};
+
+/* One line of the relay_client_certs file (issue 3): a client certificate
+ * that is granted relay, by fingerprint or by issuer and subject. */
+struct config_client_cert {
+    char *sha256;                /* owned; 64 lower-case hex digits without
+                                    ':', or NULL for an issuer/subject
+                                    line */
+    char *issuer;                /* owned; RFC 2253 DN as printed by
+                                    "openssl x509 -nameopt RFC2253", or
+                                    NULL for a sha256 line */
+    char *subject;               /* owned; same form, with issuer */
+    int line;                    /* line in the file, for logs */
+};
+
 struct config_tls_pair {
     char *cert;                  /* owned; PEM path, leaf first then chain */
     char *key;                   /* owned; PEM private key path */
@@ -126,6 +150,13 @@ struct config {
                                     "sha256:HEX" or
                                     "issuer=<DN> subject=<DN>" (RFC 2253
                                     one-line forms) */
+    struct config_sender_login *sender_logins; /* owned; read from
+                                    sender_login_maps, sorted by sender
+                                    (strcmp), one entry per sender */
+    size_t n_sender_logins;
+    struct config_client_cert *relay_certs; /* owned; read from
+                                    relay_client_certs, in file order */
+    size_t n_relay_certs;
 
     struct config_listen *listens; /* owned; in file order */
 };

@@ -23,6 +23,7 @@ enum config_section {
     CONFIG_SECTION_TOP,    /* keys before the first [section] */
     CONFIG_SECTION_TLS,    /* [tls] */
     CONFIG_SECTION_LISTEN, /* [listen NAME], one struct config_listen each */
+    CONFIG_SECTION_AUTH,   /* [auth]: SASL and AUTH policy (issue 3) */
     CONFIG_SECTION_NONE,
 };
 
@@ -50,6 +51,11 @@ void config_verror(struct config_load *ld, const char *file, int line,
 /* config_verror() for the config file itself. */
 void config_error_at(struct config_load *ld, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* config_verror() for another file (a list the config file names). */
+void config_error_in(struct config_load *ld, const char *file, int line,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Same, at the line being parsed. */
 #define config_error(ld, ...) config_error_at((ld), (ld)->line, __VA_ARGS__)
@@ -102,6 +108,37 @@ extern const size_t config_keys_n;
  * "path:LINE: message"; a file that cannot be opened at the line of the
  * local_recipients key. Returns 0 or -1. */
 int config_recipients_load(struct config_load *ld, const char *path);
+
+/* Handle one line of a list file: comments and surrounding white space
+ * are already stripped, and blank lines skipped. lineno counts from 1.
+ * Returns 0, or -1 after reporting with config_error_in(ld, path, ...). */
+typedef int config_line_fn(struct config_load *ld, const char *path,
+                           int lineno, char *line, void *ctx);
+
+/* Read the list file at path and give each non-blank line to fn. A file
+ * that cannot be opened is reported at the line of the config key that
+ * names it (key_name), a read error at "path: message". Returns 0 if every
+ * line was good, else -1. */
+int config_list_read(struct config_load *ld, const char *key_name,
+                     const char *path, config_line_fn *fn, void *ctx);
+
+/* Load the sender_login_maps file at path into cfg->sender_logins
+ * ("sender login[,login...]" lines; see docs/config.md). Problems are
+ * reported as "path:LINE: message". Returns 0 or -1. */
+int config_sender_logins_load(struct config_load *ld, const char *path);
+
+/* Load the relay_client_certs file at path into cfg->relay_certs
+ * ("sha256:HEX" or "issuer=DN subject=DN" lines). Same reporting and
+ * returns. */
+int config_relay_certs_load(struct config_load *ld, const char *path);
+
+/* Free what the two loaders above put in cfg. */
+void config_maps_free(struct config *cfg);
+
+/* Syntax of an address "local@domain" as listed in a file (dot-string
+ * local part, RFC 5321 4.1.2; domain as config_domain_problem()). Drops
+ * one trailing dot of the domain in place. Returns NULL or why not. */
+const char *config_address_problem(char *addr);
 
 /* Syntax of a domain name as configured (letters, digits, hyphens, dots;
  * labels of 1..63 octets; at most 253 octets; no trailing dot). Returns

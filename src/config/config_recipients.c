@@ -58,10 +58,8 @@ config_local_part_problem(const char *local, size_t len)
     return NULL;
 }
 
-/* Check "local@domain" (drops one trailing dot of the domain). Returns
- * NULL if it can be listed, or why not. */
-static const char *
-config_recipient_problem(char *addr)
+const char *
+config_address_problem(char *addr)
 {
     char *at = strrchr(addr, '@');
     if (at == NULL)
@@ -109,7 +107,7 @@ config_strings_sort_unique(struct config_strings *s)
     s->n = kept + 1;
 }
 
-static void
+void
 config_error_in(struct config_load *ld, const char *file, int line,
                 const char *fmt, ...)
 {
@@ -119,33 +117,49 @@ config_error_in(struct config_load *ld, const char *file, int line,
     va_end(ap);
 }
 
-/* Read every line of fp into s; returns the number of problems. */
-static int
-config_recipients_read(struct config_load *ld, const char *path, FILE *fp,
-                       struct config_strings *s)
+int
+config_list_read(struct config_load *ld, const char *key_name,
+                 const char *path, config_line_fn *fn, void *ctx)
 {
     char *line = NULL;
     size_t cap = 0;
-    int lineno = 0, problems = 0;
+    int lineno = 0, rc = 0;
+    FILE *fp = fopen(path, "re");
+    if (fp == NULL) {
+        config_error(ld, "%s: %s: cannot open: %s", key_name, path,
+                     strerror(errno));
+        return -1;
+    }
     while (getline(&line, &cap, fp) >= 0) {
-        char *addr = config_line_strip(line, ++lineno == 1);
-        const char *why = *addr ? config_recipient_problem(addr) : NULL;
-        if (why != NULL) {
-            config_error_in(ld, path, lineno, "bad address \"%s\": %s", addr,
-                            why);
-            problems++;
-        } else if (*addr && config_strings_add(s, config_lower(addr)) < 0) {
-            config_error_in(ld, path, lineno, "out of memory");
-            problems++;
-            break;
-        }
+        char *s = config_line_strip(line, ++lineno == 1);
+        if (*s != '\0' && fn(ld, path, lineno, s, ctx) < 0)
+            rc = -1;
     }
     if (ferror(fp)) {
         config_error_in(ld, path, 0, "cannot read: %s", strerror(errno));
-        problems++;
+        rc = -1;
     }
     free(line);
-    return problems;
+    fclose(fp);
+    return rc;
+}
+
+/* One line of local_recipients: an address, lower-cased into s. */
+static int
+config_recipient_line(struct config_load *ld, const char *path, int lineno,
+                      char *addr, void *ctx)
+{
+    const char *why = config_address_problem(addr);
+    if (why != NULL) {
+        config_error_in(ld, path, lineno, "bad address \"%s\": %s", addr,
+                        why);
+        return -1;
+    }
+    if (config_strings_add(ctx, config_lower(addr)) < 0) {
+        config_error_in(ld, path, lineno, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -154,16 +168,10 @@ config_recipients_load(struct config_load *ld, const char *path)
     struct config *cfg = ld->cfg;
     struct config_strings s = {cfg->recipients, cfg->n_recipients,
                                cfg->n_recipients};
-    FILE *fp = fopen(path, "re");
-    if (fp == NULL) {
-        config_error(ld, "local_recipients: %s: cannot open: %s", path,
-                     strerror(errno));
-        return -1;
-    }
-    int problems = config_recipients_read(ld, path, fp, &s);
-    fclose(fp);
+    int rc = config_list_read(ld, "local_recipients", path,
+                              config_recipient_line, &s);
     config_strings_sort_unique(&s);
     cfg->recipients = s.v;
     cfg->n_recipients = s.n;
-    return problems ? -1 : 0;
+    return rc;
 }

@@ -235,6 +235,116 @@ config_set_word(struct config_load *ld, const struct config_key *key,
 }
 
 static int
+config_set_bool(struct config_load *ld, const struct config_key *key,
+                const char *value, void *field)
+{
+    static const struct {
+        const char *word;
+        bool value;
+    } words[] = {
+        {"yes", true}, {"no", false},  {"true", true},
+        {"false", false}, {"on", true}, {"off", false},
+    };
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strcasecmp(words[i].word, value) == 0) {
+            *(bool *)field = words[i].value;
+            return 0;
+        }
+    }
+    config_error(ld, "%s: \"%s\" is not yes or no", key->name, value);
+    return -1;
+}
+
+/* The SASL application name: SASL reads NAME.conf from its config
+ * directory, so it must be a plain file name. */
+static int
+config_set_service(struct config_load *ld, const struct config_key *key,
+                   const char *value, void *field)
+{
+    size_t len = strlen(value);
+    bool ok = len > 0 && len <= 64 && value[0] != '.';
+    for (const char *p = value; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || strchr("-_.", *p) != NULL;
+    if (!ok) {
+        config_error(ld,
+                     "%s: \"%s\": 1 to 64 letters, digits, '-', '_' or "
+                     "'.', not starting with '.' (SASL reads NAME.conf)",
+                     key->name, value);
+        return -1;
+    }
+    return config_store(ld, key, field, value);
+}
+
+/* RFC 4422 3.1: a mechanism name is 1 to 20 of A-Z 0-9 - _. */
+static const char *
+config_mech_problem(const char *mech)
+{
+    size_t len = strlen(mech);
+    if (len > 20)
+        return "longer than 20 characters (RFC 4422 3.1)";
+    for (const char *p = mech; *p; p++)
+        if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) &&
+            *p != '-' && *p != '_')
+            return "only letters, digits, '-' and '_' (RFC 4422 3.1)";
+    if (strcmp(mech, "ANONYMOUS") == 0)
+        return "ANONYMOUS would let anyone relay";
+    return NULL;
+}
+
+static int
+config_mechs_add(struct config *cfg, const char *mech)
+{
+    for (size_t i = 0; i < cfg->n_auth_mechanisms; i++)
+        if (strcmp(cfg->auth_mechanisms[i], mech) == 0)
+            return 0;
+    char **v = realloc(cfg->auth_mechanisms,
+                       (cfg->n_auth_mechanisms + 1) * sizeof(*v));
+    if (v == NULL)
+        return -1;
+    cfg->auth_mechanisms = v;
+    if ((v[cfg->n_auth_mechanisms] = strdup(mech)) == NULL)
+        return -1;
+    cfg->n_auth_mechanisms++;
+    return 0;
+}
+
+/* Mechanism names separated by spaces or commas, upper-cased, duplicates
+ * dropped, in the order given. Replaces the default list. */
+static int
+config_set_mechanisms(struct config_load *ld, const struct config_key *key,
+                      const char *value, void *field)
+{
+    struct config *cfg = ld->cfg;
+    char *copy = strdup(value), *save = NULL;
+    int rc = copy ? 0 : -1;
+    (void)field;
+    for (size_t i = 0; i < cfg->n_auth_mechanisms; i++)
+        free(cfg->auth_mechanisms[i]);
+    cfg->n_auth_mechanisms = 0;
+    for (char *m = copy ? strtok_r(copy, " \t,", &save) : NULL; m;
+         m = strtok_r(NULL, " \t,", &save)) {
+        for (char *p = m; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        const char *why = config_mech_problem(m);
+        if (why == NULL && config_mechs_add(cfg, m) < 0)
+            why = "out of memory";
+        if (why != NULL) {
+            config_error(ld, "%s: \"%s\": %s", key->name, m, why);
+            rc = -1;
+        }
+    }
+    if (copy == NULL)
+        config_error(ld, "%s: out of memory", key->name);
+    else if (rc == 0 && cfg->n_auth_mechanisms == 0)
+        config_error(ld,
+                     "%s: empty (to offer no AUTH, set auth = off on the "
+                     "listeners)",
+                     key->name);
+    free(copy);
+    return cfg->n_auth_mechanisms == 0 ? -1 : rc;
+}
+
+static int
 config_set_hostname(struct config_load *ld, const struct config_key *key,
                     const char *value, void *field)
 {
@@ -365,16 +475,83 @@ config_check_file(struct config_load *ld, const struct config_key *key,
     return rc;
 }
 
+/* A file that must be readable now, stored by absolute path (relative
+ * names are taken from the config file's directory). */
+static int
+config_set_file(struct config_load *ld, const struct config_key *key,
+                const char *value, void *field)
+{
+    char abs[PATH_MAX];
+    value = config_abs_path(ld, value, abs, sizeof(abs));
+    if (config_check_file(ld, key, value) < 0)
+        return -1;
+    return config_store(ld, key, field, value);
+}
+
+/* config_set_file(), then read the list it names with load(). */
+static int
+config_set_list(struct config_load *ld, const struct config_key *key,
+                const char *value, void *field,
+                int (*load)(struct config_load *ld, const char *path))
+{
+    if (config_set_file(ld, key, value, field) < 0)
+        return -1;
+    return load(ld, *(char **)field);
+}
+
 static int
 config_set_recipients(struct config_load *ld, const struct config_key *key,
                       const char *value, void *field)
 {
+    return config_set_list(ld, key, value, field, config_recipients_load);
+}
+
+static int
+config_set_sender_maps(struct config_load *ld, const struct config_key *key,
+                       const char *value, void *field)
+{
+    return config_set_list(ld, key, value, field, config_sender_logins_load);
+}
+
+static int
+config_set_relay_certs(struct config_load *ld, const struct config_key *key,
+                       const char *value, void *field)
+{
+    return config_set_list(ld, key, value, field, config_relay_certs_load);
+}
+
+/* A path that need not exist yet (the sasldb, created by "tlsmta user
+ * add"); relative to the config file's directory. */
+static int
+config_set_path(struct config_load *ld, const struct config_key *key,
+                const char *value, void *field)
+{
     char abs[PATH_MAX];
-    value = config_abs_path(ld, value, abs, sizeof(abs));
-    if (config_check_file(ld, key, value) < 0 ||
-        config_store(ld, key, field, value) < 0)
+    if (*value == '\0') {
+        config_error(ld, "%s: empty path", key->name);
         return -1;
-    return config_recipients_load(ld, value);
+    }
+    return config_store(ld, key, field,
+                        config_abs_path(ld, value, abs, sizeof(abs)));
+}
+
+/* A directory that exists now; relative to the config file's directory. */
+static int
+config_set_dir(struct config_load *ld, const struct config_key *key,
+               const char *value, void *field)
+{
+    char abs[PATH_MAX];
+    struct stat st;
+    value = config_abs_path(ld, value, abs, sizeof(abs));
+    if (stat(value, &st) < 0) {
+        config_error(ld, "%s: %s: %s", key->name, value, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        config_error(ld, "%s: %s: not a directory", key->name, value);
+        return -1;
+    }
+    return config_store(ld, key, field, value);
 }
 
 /* ---- [tls] cert and key: each cert is followed by its key ---- */
@@ -507,7 +684,15 @@ static const struct config_type
     config_type_word = {"string", config_set_word},
     config_type_cert = {"file", config_set_cert},
     config_type_key = {"file", config_set_key},
-    config_type_address = {"address", config_set_address};
+    config_type_address = {"address", config_set_address},
+    config_type_file = {"file", config_set_file},
+    config_type_path = {"path", config_set_path},
+    config_type_dir = {"directory", config_set_dir},
+    config_type_bool = {"yes | no", config_set_bool},
+    config_type_service = {"name", config_set_service},
+    config_type_mechanisms = {"mechanism list", config_set_mechanisms},
+    config_type_sender_maps = {"file", config_set_sender_maps},
+    config_type_relay_certs = {"file", config_set_relay_certs};
 
 static const struct config_choice config_bare_newline_choices[] = {
     {"normalize", CONFIG_BARE_NEWLINE_NORMALIZE, NULL},
@@ -534,8 +719,23 @@ static const struct config_choice config_listen_tls_choices[] = {
     {NULL, 0, NULL},
 };
 
+static const struct config_choice config_listen_auth_choices[] = {
+    {"off", CONFIG_AUTH_OFF, NULL},
+    {"optional", CONFIG_AUTH_OPTIONAL, NULL},
+    {"required", CONFIG_AUTH_REQUIRED, NULL},
+    {NULL, 0, NULL},
+};
+
+static const struct config_choice config_client_certs_choices[] = {
+    {"none", CONFIG_CLIENT_CERTS_NONE, NULL},
+    {"request", CONFIG_CLIENT_CERTS_REQUEST, NULL},
+    {"require", CONFIG_CLIENT_CERTS_REQUIRE, NULL},
+    {NULL, 0, NULL},
+};
+
 #define TOP(m) CONFIG_SECTION_TOP, #m, .offset = offsetof(struct config, m)
 #define TLS(n, m) CONFIG_SECTION_TLS, n, .offset = offsetof(struct config, m)
+#define AUTH(n, m) CONFIG_SECTION_AUTH, n, .offset = offsetof(struct config, m)
 #define LISTEN(m)                                                              \
     CONFIG_SECTION_LISTEN, #m, .offset = offsetof(struct config_listen, m)
 
@@ -582,6 +782,9 @@ const struct config_key config_keys[] = {
     {TOP(queue_retry_interval), .type = &config_type_seconds, .def = "300",
      .min = 1, .max = 86400,
      .reason = "wait between delivery attempts of a deferred message"},
+    {TOP(relay_client_certs), .type = &config_type_relay_certs,
+     .reason = "client certificates granted relay: \"sha256:HEX\" or "
+               "\"issuer=DN subject=DN\" lines (RFC 2253 DNs)"},
 
     {TLS("cert", tls_pairs), .type = &config_type_cert,
      .flags = CONFIG_KEY_REPEAT,
@@ -605,6 +808,44 @@ const struct config_key config_keys[] = {
             "TLS_AES_128_GCM_SHA256",
      .reason = "TLS 1.3 suites (OpenSSL syntax); OpenSSL's default, all "
                "forward-secret AEAD"},
+    {TLS("ca_file", tls_ca_file), .type = &config_type_file,
+     .reason = "PEM CAs that client certificates must chain to; needed by "
+               "client_certificates = request | require"},
+
+    {AUTH("sasl_service", sasl_service), .type = &config_type_service,
+     .def = "tlsmta",
+     .reason = "SASL application name: SASL reads NAME.conf from its "
+               "config directory"},
+    {AUTH("sasl_config_dir", sasl_config_dir), .type = &config_type_dir,
+     .reason = "where SASL looks for NAME.conf; unset: SASL's own "
+               "(/etc/sasl2 on Debian)"},
+    {AUTH("mechanisms", auth_mechanisms), .type = &config_type_mechanisms,
+     .def = "PLAIN LOGIN",
+     .reason = "mechanisms offered after TLS, those SASL has; EXTERNAL is "
+               "added when a client certificate grants it"},
+    {AUTH("sasldb_path", sasldb_path), .type = &config_type_path,
+     .def = "/etc/tlsmta/sasldb2",
+     .reason = "the sasldb that \"tlsmta user add\" writes and SASL's "
+               "sasldb backend reads, unless NAME.conf says otherwise"},
+    {AUTH("sender_login_maps", sender_login_maps),
+     .type = &config_type_sender_maps,
+     .reason = "\"sender login[,login...]\" lines: envelope senders each "
+               "login may use (553 5.7.1 otherwise); unset: any"},
+    {AUTH("received_auth_user", received_auth_user), .type = &config_type_bool,
+     .def = "no",
+     .reason = "name the login in the Received: header (off: it would "
+               "tell every recipient the user's login)"},
+    {AUTH("auth_failure_limit", auth_failure_limit),
+     .type = &config_type_unsigned, .def = "5", .min = 1, .max = 1000,
+     .reason = "failed AUTHs from one client address within "
+               "auth_failure_window before 421 4.7.0 and disconnect"},
+    {AUTH("auth_failure_delay", auth_failure_delay),
+     .type = &config_type_seconds, .def = "1", .min = 0, .max = 60,
+     .reason = "seconds added per recent failure before the 535 goes out "
+               "(slows password guessing)"},
+    {AUTH("auth_failure_window", auth_failure_window),
+     .type = &config_type_seconds, .def = "600", .min = 1, .max = 86400,
+     .reason = "how long a failed AUTH counts against its client address"},
 
     {LISTEN(address), .type = &config_type_address,
      .flags = CONFIG_KEY_REQUIRED,
@@ -614,6 +855,14 @@ const struct config_key config_keys[] = {
      .choices = config_listen_tls_choices,
      .reason = "none | starttls (MX, RFC 3207) | starttls-required "
                "(submission) | implicit (RFC 8314)"},
+    {LISTEN(auth), .type = &config_type_enum, .def = "off",
+     .choices = config_listen_auth_choices,
+     .reason = "RFC 4954 AUTH: off | optional | required (MAIL before "
+               "AUTH gets 530 5.7.0); never without TLS"},
+    {LISTEN(client_certificates), .type = &config_type_enum, .def = "none",
+     .choices = config_client_certs_choices,
+     .reason = "TLS client certificates: none | request | require (the "
+               "handshake fails without one that verifies)"},
 };
 
 const size_t config_keys_n = sizeof(config_keys) / sizeof(config_keys[0]);

@@ -1,7 +1,9 @@
 /*
  * test_config.c -- unit tests of src/config: a full file, defaults, each
  * kind of error with its exact "FILE:LINE: message", errors collected,
- * comments, [tls] pairs, the local_recipients file and the lookups.
+ * comments, [tls] pairs, the local_recipients file and the lookups, and
+ * the issue 3 keys ([auth], listener auth and client_certificates, the
+ * sender_login_maps and relay_client_certs files).
  *
  * Each test runs in a fresh temporary directory holding stand-in PEM files
  * (config only checks that they are readable; the TLS module parses them),
@@ -646,6 +648,303 @@ test_local_domains(void **state)
     config_free(&cfg);
 }
 
+/* ---- issue 3: AUTH, client certificates, [auth] ---- */
+
+/* A TLS listener with AUTH, for the [auth] tests. */
+#define AUTH_LISTENER                                                          \
+    TLS_PAIR "[listen sub]\naddress = 127.0.0.1:2587\nauth = required\n"
+
+static void
+test_auth_keys(void **state)
+{
+    struct config cfg;
+    (void)state;
+    write_file("ca.pem", "-----BEGIN STAND-IN-----\n");
+    write_file("senders", "alice@example.org alice\n");
+    write_file("certs", "sha256:" "00112233445566778899aabbccddeeff"
+                        "00112233445566778899AABBCCDDEEFF\n");
+    assert_int_equal(system("mkdir -p sasl"), 0);
+    expect_ok("relay_client_certs = certs\n"
+              "[tls]\ncert = rsa.crt\nkey = rsa.key\nca_file = ca.pem\n"
+              "[auth]\n"
+              "sasl_service = smtpd-test\n"
+              "sasl_config_dir = sasl\n"
+              "mechanisms = plain, scram-sha-256 LOGIN plain\n"
+              "sasldb_path = users.db\n"
+              "sender_login_maps = senders\n"
+              "received_auth_user = Yes\n"
+              "auth_failure_limit = 3\n"
+              "auth_failure_delay = 2s\n"
+              "auth_failure_window = 1h\n"
+              "[listen mx]\naddress = 127.0.0.1:2525\n"
+              "client_certificates = request\n"
+              "[listen sub]\naddress = 127.0.0.1:2587\n"
+              "tls = starttls-required\nauth = optional\n"
+              "client_certificates = require\n"
+              "[listen subs]\naddress = 127.0.0.1:2465\n"
+              "tls = implicit\nauth = required\n",
+              &cfg);
+    assert_string_equal(cfg.tls_ca_file, "ca.pem");
+    assert_string_equal(cfg.sasl_service, "smtpd-test");
+    assert_string_equal(cfg.sasl_config_dir, "sasl");
+    assert_int_equal(cfg.n_auth_mechanisms, 3);
+    assert_string_equal(cfg.auth_mechanisms[0], "PLAIN");
+    assert_string_equal(cfg.auth_mechanisms[1], "SCRAM-SHA-256");
+    assert_string_equal(cfg.auth_mechanisms[2], "LOGIN");
+    assert_string_equal(cfg.sasldb_path, "users.db");
+    assert_string_equal(cfg.sender_login_maps, "senders");
+    assert_int_equal(cfg.n_sender_logins, 1);
+    assert_true(cfg.received_auth_user);
+    assert_int_equal(cfg.auth_failure_limit, 3);
+    assert_int_equal(cfg.auth_failure_delay, 2);
+    assert_int_equal(cfg.auth_failure_window, 3600);
+    assert_string_equal(cfg.relay_client_certs, "certs");
+    assert_int_equal(cfg.n_relay_certs, 1);
+    struct config_listen *mx = cfg.listens, *sub = mx->next, *subs = sub->next;
+    assert_int_equal(mx->auth, CONFIG_AUTH_OFF);
+    assert_int_equal(mx->client_certificates, CONFIG_CLIENT_CERTS_REQUEST);
+    assert_int_equal(sub->auth, CONFIG_AUTH_OPTIONAL);
+    assert_int_equal(sub->client_certificates, CONFIG_CLIENT_CERTS_REQUIRE);
+    assert_int_equal(subs->auth, CONFIG_AUTH_REQUIRED);
+    assert_int_equal(subs->client_certificates, CONFIG_CLIENT_CERTS_NONE);
+    config_free(&cfg);
+}
+
+static void
+test_auth_defaults(void **state)
+{
+    struct config cfg;
+    (void)state;
+    expect_ok(MINIMAL, &cfg);
+    assert_null(cfg.tls_ca_file);
+    assert_string_equal(cfg.sasl_service, "tlsmta");
+    assert_null(cfg.sasl_config_dir);
+    assert_int_equal(cfg.n_auth_mechanisms, 2);
+    assert_string_equal(cfg.auth_mechanisms[0], "PLAIN");
+    assert_string_equal(cfg.auth_mechanisms[1], "LOGIN");
+    assert_string_equal(cfg.sasldb_path, "/etc/tlsmta/sasldb2");
+    assert_null(cfg.sender_login_maps);
+    assert_int_equal(cfg.n_sender_logins, 0);
+    assert_false(cfg.received_auth_user);
+    assert_int_equal(cfg.auth_failure_limit, 5);
+    assert_int_equal(cfg.auth_failure_delay, 1);
+    assert_int_equal(cfg.auth_failure_window, 600);
+    assert_null(cfg.relay_client_certs);
+    assert_int_equal(cfg.n_relay_certs, 0);
+    assert_int_equal(cfg.listens->auth, CONFIG_AUTH_OFF);
+    assert_int_equal(cfg.listens->client_certificates,
+                     CONFIG_CLIENT_CERTS_NONE);
+    config_free(&cfg);
+}
+
+/* Files named by a config in another directory are taken from there. */
+static void
+test_auth_relative_paths(void **state)
+{
+    struct config cfg;
+    struct buf errors;
+    (void)state;
+    assert_int_equal(system("mkdir -p etc/sasl"), 0);
+    write_file("etc/ca.pem", "-----BEGIN STAND-IN-----\n");
+    write_file("etc/senders", "@example.org alice\n");
+    write_file("etc/certs", "# none yet\n");
+    write_file("etc/t.conf", "relay_client_certs = certs\n"
+                             "[tls]\nca_file = ca.pem\n"
+                             "[auth]\nsasl_config_dir = sasl\n"
+                             "sasldb_path = sasldb2\n"
+                             "sender_login_maps = senders\n" MINIMAL);
+    buf_init(&errors, 0);
+    assert_int_equal(config_load("etc/t.conf", &cfg, &errors), 0);
+    assert_string_equal(cfg.tls_ca_file, "etc/ca.pem");
+    assert_string_equal(cfg.sasl_config_dir, "etc/sasl");
+    assert_string_equal(cfg.sasldb_path, "etc/sasldb2");
+    assert_string_equal(cfg.sender_login_maps, "etc/senders");
+    assert_string_equal(cfg.relay_client_certs, "etc/certs");
+    config_free(&cfg);
+    buf_free(&errors);
+}
+
+static void
+test_error_auth_listeners(void **state)
+{
+    (void)state;
+    expect_errors("[listen mx]\naddress = 127.0.0.1:25\nauth = optional\n"
+                  "tls = none\n",
+                  "t.conf:1: [listen mx]: auth = optional needs TLS on the "
+                  "listener (tls = starttls, starttls-required or "
+                  "implicit): AUTH is never offered or accepted without "
+                  "TLS\n");
+    expect_errors(TLS_PAIR "[listen mx]\naddress = 127.0.0.1:25\n"
+                           "client_certificates = require\n",
+                  "t.conf:4: [listen mx]: client_certificates = require "
+                  "needs [tls] ca_file (the CAs that client certificates "
+                  "must chain to)\n");
+    expect_errors(MINIMAL "client_certificates = request\n",
+                  "t.conf:1: [listen mx]: client_certificates = request "
+                  "needs TLS on the listener\n");
+    expect_errors(MINIMAL "auth = yes\n",
+                  "t.conf:4: auth: \"yes\" is not one of: off | optional | "
+                  "required\n");
+    expect_errors(MINIMAL "client_certificates = optional\n",
+                  "t.conf:4: client_certificates: \"optional\" is not one "
+                  "of: none | request | require\n");
+    expect_errors("[tls]\nca_file = nope.pem\n" MINIMAL,
+                  "t.conf:2: ca_file: nope.pem: cannot open: No such file "
+                  "or directory\n");
+}
+
+static void
+test_error_auth_section(void **state)
+{
+    (void)state;
+    write_file("plain", "x\n");
+    expect_errors("[auth]\nsasl_service = ../etc/x\n" AUTH_LISTENER,
+                  "t.conf:2: sasl_service: \"../etc/x\": 1 to 64 letters, "
+                  "digits, '-', '_' or '.', not starting with '.' (SASL "
+                  "reads NAME.conf)\n");
+    expect_errors("[auth]\nsasl_config_dir = nowhere\n" AUTH_LISTENER,
+                  "t.conf:2: sasl_config_dir: nowhere: No such file or "
+                  "directory\n");
+    expect_errors("[auth]\nsasl_config_dir = plain\n" AUTH_LISTENER,
+                  "t.conf:2: sasl_config_dir: plain: not a directory\n");
+    expect_errors("[auth]\nmechanisms = PLAIN CRAM/MD5 ANONYMOUS "
+                  "A23456789012345678901\n" AUTH_LISTENER,
+                  "t.conf:2: mechanisms: \"CRAM/MD5\": only letters, "
+                  "digits, '-' and '_' (RFC 4422 3.1)\n"
+                  "t.conf:2: mechanisms: \"ANONYMOUS\": ANONYMOUS would let "
+                  "anyone relay\n"
+                  "t.conf:2: mechanisms: \"A23456789012345678901\": longer "
+                  "than 20 characters (RFC 4422 3.1)\n");
+    expect_errors("[auth]\nmechanisms = ,\n" AUTH_LISTENER,
+                  "t.conf:2: mechanisms: empty (to offer no AUTH, set auth "
+                  "= off on the listeners)\n");
+    expect_errors("[auth]\nsasldb_path =\n" AUTH_LISTENER,
+                  "t.conf:2: sasldb_path: empty path\n");
+    expect_errors("[auth]\nreceived_auth_user = maybe\n" AUTH_LISTENER,
+                  "t.conf:2: received_auth_user: \"maybe\" is not yes or "
+                  "no\n");
+    expect_errors("[auth]\nauth_failure_limit = 0\nauth_failure_delay = 2m\n"
+                  "auth_failure_window = 0\n" AUTH_LISTENER,
+                  "t.conf:2: auth_failure_limit: 0 is out of range "
+                  "(1..1000)\n"
+                  "t.conf:3: auth_failure_delay: 120 is out of range "
+                  "(0..60)\n"
+                  "t.conf:4: auth_failure_window: 0 is out of range "
+                  "(1..86400)\n");
+    expect_errors("mechanisms = PLAIN\n[auth]\nauth = on\n" MINIMAL,
+                  "t.conf:1: unknown key \"mechanisms\" at top level (it "
+                  "belongs in [auth])\n"
+                  "t.conf:3: unknown key \"auth\" in [auth] (it belongs in "
+                  "[listen NAME])\n");
+    expect_errors("[auth x]\n" MINIMAL,
+                  "t.conf:1: section [auth] takes no name\n");
+}
+
+static void
+test_sender_login_maps(void **state)
+{
+    struct config cfg;
+    (void)state;
+    write_file("senders", "# sender          logins\n"
+                          "Bob@Example.ORG   bob\n"
+                          "@example.net.     alice, carol  dave\n"
+                          "alice@example.org alice,admin@example.org\n");
+    expect_ok("[auth]\nsender_login_maps = senders\n" MINIMAL, &cfg);
+    assert_int_equal(cfg.n_sender_logins, 3);
+    const struct config_sender_login *e = cfg.sender_logins;
+    assert_string_equal(e[0].sender, "@example.net");
+    assert_int_equal(e[0].n_logins, 3);
+    assert_string_equal(e[0].logins[0], "alice");
+    assert_string_equal(e[0].logins[1], "carol");
+    assert_string_equal(e[0].logins[2], "dave");
+    assert_int_equal(e[0].line, 3);
+    assert_string_equal(e[1].sender, "alice@example.org");
+    assert_int_equal(e[1].n_logins, 2);
+    assert_string_equal(e[1].logins[1], "admin@example.org");
+    assert_string_equal(e[2].sender, "bob@example.org");
+    assert_string_equal(e[2].logins[0], "bob");
+    config_free(&cfg);
+}
+
+static void
+test_sender_login_maps_errors(void **state)
+{
+    (void)state;
+    write_file("senders", "alice@example.org alice\n"
+                          "nobody\n"
+                          "@bad_domain x\n"
+                          "carol@example.org\n"
+                          "carol@example.org ,\n"
+                          "ALICE@example.org other\n");
+    expect_errors("[auth]\nsender_login_maps = senders\n" MINIMAL,
+                  "senders:2: bad sender \"nobody\": no '@'\n"
+                  "senders:3: bad sender \"@bad_domain\": only letters, "
+                  "digits, '-' and '.' are allowed\n"
+                  "senders:4: no login after the sender address\n"
+                  "senders:5: no login after the sender address\n"
+                  "senders:6: duplicate sender \"alice@example.org\" (first "
+                  "at line 1)\n");
+    expect_errors("[auth]\nsender_login_maps = none.txt\n" MINIMAL,
+                  "t.conf:2: sender_login_maps: none.txt: cannot open: No "
+                  "such file or directory\n");
+}
+
+static void
+test_relay_client_certs(void **state)
+{
+    struct config cfg;
+    (void)state;
+    write_file("certs",
+               "# fingerprints\n"
+               "sha256:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:"
+               "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89\n"
+               "sha256 Fingerprint=" /* as openssl x509 -fingerprint */
+               "0123456789abcdef0123456789abcdef"
+               "0123456789abcdef0123456789abcdef\n"
+               "issuer=CN=Test CA,O=Example\\, Inc. "
+               "subject=CN=printer.example.org,O=Example\n");
+    expect_ok("relay_client_certs = certs\n" MINIMAL, &cfg);
+    assert_int_equal(cfg.n_relay_certs, 3);
+    const struct config_client_cert *c = cfg.relay_certs;
+    assert_string_equal(c[0].sha256, "abcdef0123456789abcdef0123456789"
+                                     "abcdef0123456789abcdef0123456789");
+    assert_null(c[0].issuer);
+    assert_int_equal(c[0].line, 2);
+    assert_string_equal(c[1].sha256, "0123456789abcdef0123456789abcdef"
+                                     "0123456789abcdef0123456789abcdef");
+    assert_null(c[2].sha256);
+    assert_string_equal(c[2].issuer, "CN=Test CA,O=Example\\, Inc.");
+    assert_string_equal(c[2].subject, "CN=printer.example.org,O=Example");
+    assert_int_equal(c[2].line, 4);
+    config_free(&cfg);
+}
+
+static void
+test_relay_client_certs_errors(void **state)
+{
+    (void)state;
+    write_file("certs", "sha256:abcd\n"
+                        "sha256:" "0123456789abcdef0123456789abcdef"
+                        "0123456789abcdef0123456789abcdef00\n"
+                        "sha256:zz\n"
+                        "sha256::ab\n"
+                        "issuer=CN=x\n"
+                        "issuer= subject=CN=y\n"
+                        "subject=CN=y issuer=CN=x\n");
+    expect_errors("relay_client_certs = certs\n" MINIMAL,
+                  "certs:1: fewer than 64 hex digits (SHA-256 has 32 "
+                  "bytes)\n"
+                  "certs:2: more than 64 hex digits (SHA-256 has 32 bytes)\n"
+                  "certs:3: the fingerprint may hold only hex digits and "
+                  "':'\n"
+                  "certs:4: the fingerprint may hold only hex digits and "
+                  "':'\n"
+                  "certs:5: expected \"issuer=DN subject=DN\" on one line\n"
+                  "certs:6: empty issuer or subject\n"
+                  "certs:7: expected \"sha256:HEX\" or \"issuer=DN "
+                  "subject=DN\"\n");
+}
+
 static void
 test_free_zeroed(void **state)
 {
@@ -685,6 +984,22 @@ main(void)
         cmocka_unit_test_setup_teardown(test_local_recipients_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_local_domains, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_relative_paths, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_error_auth_listeners, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_error_auth_section, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sender_login_maps, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sender_login_maps_errors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_relay_client_certs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_relay_client_certs_errors, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_free_zeroed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
