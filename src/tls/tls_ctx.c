@@ -1,5 +1,6 @@
 /*
- * tls_ctx.c -- server SSL_CTX setup from the [tls] config section.
+ * tls_ctx.c -- server SSL_CTX setup from the [tls] config section, and the
+ * per-session client certificate policy of a listener.
  */
 #include "tls/tls_ctx.h"
 
@@ -13,6 +14,34 @@
 #define TLS_GROUPS "X25519:P-256:P-384:X448:P-521"
 /* Identifies our sessions in the server-side cache (resumption). */
 static const unsigned char TLS_SID_CTX[] = "tlsmta";
+
+/* "request": let the handshake go on whatever the chain looks like; the
+ * verification result stays recorded for SSL_get_verify_result(). The
+ * client still proves it holds the key (CertificateVerify). */
+static int
+tls_verify_record_cb(int ok, X509_STORE_CTX *store)
+{
+    (void)ok;
+    (void)store;
+    return 1;
+}
+
+/* Per listener mode: verify flags, callback (NULL: OpenSSL enforces the
+ * result) and session id context. Distinct contexts keep sessions from
+ * being resumed under another mode (OpenSSL compares them on resumption). */
+static const struct tls_client_cert_mode {
+    int verify;          /* SSL_VERIFY_* flags */
+    SSL_verify_cb cb;    /* NULL: a failed verification ends the handshake */
+    const char *sid_ctx; /* session id context of this mode */
+} TLS_CLIENT_CERT_MODES[] = {
+    [CONFIG_CLIENT_CERTS_NONE] = {SSL_VERIFY_NONE, NULL,
+                                  (const char *)TLS_SID_CTX},
+    [CONFIG_CLIENT_CERTS_REQUEST] = {SSL_VERIFY_PEER, tls_verify_record_cb,
+                                     "tlsmta/ccert-request"},
+    [CONFIG_CLIENT_CERTS_REQUIRE] = {SSL_VERIFY_PEER |
+                                         SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                                     NULL, "tlsmta/ccert-require"},
+};
 
 char *
 tls_error_string(char *dst, size_t dst_size)
@@ -100,6 +129,29 @@ fail:
     return -1;
 }
 
+/* Trust anchors for client certificates, and their subjects as the
+ * certificate_authorities of the CertificateRequest (RFC 8446 4.2.4). */
+static int
+tls_load_client_cas(SSL_CTX *ctx, const struct config *cfg, char *err,
+                    size_t errlen)
+{
+    char why[512];
+    STACK_OF(X509_NAME) *names = NULL;
+
+    if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca_file, NULL) != 1)
+        goto fail;
+    names = SSL_load_client_CA_file(cfg->tls_ca_file);
+    if (names == NULL)
+        goto fail;
+    SSL_CTX_set_client_CA_list(ctx, names); /* takes ownership */
+    return 0;
+fail:
+    snprintf(err, errlen, "%s:%d: ca_file: %s: cannot load CA certificates: "
+             "%s", cfg->path ? cfg->path : "config", cfg->tls_line,
+             cfg->tls_ca_file, tls_error_string(why, sizeof(why)));
+    return -1;
+}
+
 SSL_CTX *
 tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
 {
@@ -115,8 +167,27 @@ tls_server_ctx_new(const struct config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < cfg->n_tls_pairs; i++)
         if (tls_load_pair(ctx, cfg, &cfg->tls_pairs[i], err, errlen) < 0)
             goto fail;
+    if (cfg->tls_ca_file != NULL &&
+        tls_load_client_cas(ctx, cfg, err, errlen) < 0)
+        goto fail;
     return ctx;
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+int
+tls_server_session_setup(SSL *ssl, enum config_client_certs mode)
+{
+    size_t n = sizeof(TLS_CLIENT_CERT_MODES) / sizeof(TLS_CLIENT_CERT_MODES[0]);
+    if ((size_t)mode >= n)
+        return -1;
+    const struct tls_client_cert_mode *m = &TLS_CLIENT_CERT_MODES[mode];
+    const char *sid = m->sid_ctx;
+    if (SSL_set_session_id_context(ssl, (const unsigned char *)sid,
+                                   (unsigned)strlen(sid)) != 1)
+        return -1;
+    SSL_set_verify(ssl, m->verify, m->cb);
+    SSL_set_verify_depth(ssl, TLS_CLIENT_VERIFY_DEPTH);
+    return 0;
 }

@@ -1,11 +1,19 @@
 /*
- * tls_describe.c -- description of an established TLS session.
+ * tls_describe.c -- description of an established TLS session, and its
+ * rendering for the log and the Received header (RFC 5321 4.4).
+ *
+ * Trust boundary: the peer certificate's names come from the network. They
+ * are rendered escaped (RFC 2253, printable ASCII only) before they reach a
+ * log line or a header.
  */
 #include "tls/tls_describe.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#define TLS_SHA256_LEN 32 /* bytes of a SHA-256 digest */
 
 static void
 tls_describe_group(const SSL *ssl, char *dst, size_t dst_size)
@@ -24,6 +32,65 @@ tls_describe_group(const SSL *ssl, char *dst, size_t dst_size)
         snprintf(dst, dst_size, "%s", name);
 }
 
+/* RFC 2253 form of name into dst. Returns false if it did not fit (dst
+ * then holds the truncated text) or could not be rendered. */
+static bool
+tls_describe_name(const X509_NAME *name, char *dst, size_t dst_size)
+{
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *text = NULL;
+    bool fits = false;
+
+    dst[0] = '\0';
+    if (mem == NULL)
+        return false;
+    if (X509_NAME_print_ex(mem, name, 0, XN_FLAG_RFC2253) >= 0) {
+        long len = BIO_get_mem_data(mem, &text);
+        if (len >= 0) {
+            fits = (size_t)len < dst_size;
+            snprintf(dst, dst_size, "%.*s", (int)len, text);
+        }
+    }
+    BIO_free(mem);
+    return fits;
+}
+
+static void
+tls_describe_sha256(const X509 *cert, char *dst, size_t dst_size)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    dst[0] = '\0';
+    if (X509_digest(cert, EVP_sha256(), md, &len) != 1 ||
+        len != TLS_SHA256_LEN || dst_size < 2 * TLS_SHA256_LEN + 1)
+        return;
+    for (unsigned int i = 0; i < len; i++)
+        snprintf(dst + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+tls_describe_peer(const SSL *ssl, struct tls_info *out)
+{
+    X509 *peer = SSL_get0_peer_certificate(ssl);
+
+    out->peer_cert_requested =
+        !SSL_is_server(ssl) || (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER);
+    if (peer == NULL)
+        return;
+    out->peer_cert = true;
+    out->peer_verify_error = SSL_get_verify_result(ssl);
+    out->peer_verified = out->peer_verify_error == X509_V_OK;
+    bool subject_fits = tls_describe_name(X509_get_subject_name(peer),
+                                          out->peer_subject,
+                                          sizeof(out->peer_subject));
+    bool issuer_fits = tls_describe_name(X509_get_issuer_name(peer),
+                                         out->peer_issuer,
+                                         sizeof(out->peer_issuer));
+    out->peer_names_truncated = !subject_fits || !issuer_fits;
+    tls_describe_sha256(peer, out->peer_sha256, sizeof(out->peer_sha256));
+}
+
 void
 tls_describe(const SSL *ssl, struct tls_info *out)
 {
@@ -35,12 +102,7 @@ tls_describe(const SSL *ssl, struct tls_info *out)
         out->bits = SSL_CIPHER_get_bits(c, &out->alg_bits);
     }
     tls_describe_group(ssl, out->group, sizeof(out->group));
-    X509 *peer = SSL_get0_peer_certificate(ssl);
-    if (peer != NULL) {
-        out->peer_cert = true;
-        X509_NAME_oneline(X509_get_subject_name(peer), out->peer_subject,
-                          (int)sizeof(out->peer_subject));
-    }
+    tls_describe_peer(ssl, out);
 }
 
 char *
@@ -50,5 +112,105 @@ tls_info_received(const struct tls_info *ti, char *dst, size_t dst_size)
                      ti->version, ti->cipher, ti->bits, ti->alg_bits);
     if (n > 0 && (size_t)n < dst_size && ti->group[0] != '\0')
         snprintf(dst + n, dst_size - (size_t)n, " key-exchange %s", ti->group);
+    return dst;
+}
+
+/* Length of the RFC 2253 attribute value starting at v: up to the first
+ * unescaped ',' or '+' (the end of the RDN component). */
+static size_t
+tls_dn_value_len(const char *v)
+{
+    size_t i = 0;
+    while (v[i] != '\0' && v[i] != ',' && v[i] != '+')
+        i += (v[i] == '\\' && v[i + 1] != '\0') ? 2 : 1;
+    return i;
+}
+
+bool
+tls_dn_common_name(const char *dn, char *dst, size_t dst_size)
+{
+    const char *p = dn;
+
+    if (dst_size > 0)
+        dst[0] = '\0';
+    /* RFC 2253 2.1: the most specific RDN comes first. */
+    while (*p != '\0') {
+        size_t len = tls_dn_value_len(p);
+        if (strncmp(p, "CN=", 3) == 0) {
+            if (len == 3 || len - 3 >= dst_size)
+                return false;
+            memcpy(dst, p + 3, len - 3);
+            dst[len - 3] = '\0';
+            return true;
+        }
+        p += len;
+        if (*p != '\0')
+            p++;
+    }
+    return false;
+}
+
+/* Copy src to dst with '(' and ')' as RFC 5322 quoted-pairs, so the text
+ * cannot close or open a comment. Returns dst. */
+static char *
+tls_comment_escape(const char *src, char *dst, size_t dst_size)
+{
+    size_t o = 0;
+    for (; *src != '\0' && o + 1 < dst_size; src++) {
+        if (*src == '(' || *src == ')') {
+            if (o + 2 >= dst_size)
+                break;
+            dst[o++] = '\\';
+        }
+        dst[o++] = *src;
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+/* Display name of an RFC 2253 name: its CN, else the whole name; escaped
+ * for a comment. */
+static char *
+tls_received_name(const char *dn, char *dst, size_t dst_size)
+{
+    char cn[TLS_DN_MAX];
+    const char *shown = tls_dn_common_name(dn, cn, sizeof(cn)) ? cn : dn;
+    return tls_comment_escape(shown, dst, dst_size);
+}
+
+char *
+tls_info_received_client(const struct tls_info *ti, char *dst,
+                         size_t dst_size)
+{
+    char subject[2 * TLS_DN_MAX], issuer[2 * TLS_DN_MAX];
+
+    if (!ti->peer_cert) {
+        snprintf(dst, dst_size, "%s", ti->peer_cert_requested
+                 ? "Client did not present a certificate"
+                 : "No client certificate requested");
+        return dst;
+    }
+    snprintf(dst, dst_size, "Client CN \"%s\", Issuer \"%s\" (%s)",
+             tls_received_name(ti->peer_subject, subject, sizeof(subject)),
+             tls_received_name(ti->peer_issuer, issuer, sizeof(issuer)),
+             ti->peer_verified ? "verified OK" : "not verified");
+    return dst;
+}
+
+char *
+tls_info_log_client(const struct tls_info *ti, char *dst, size_t dst_size)
+{
+    if (!ti->peer_cert) {
+        snprintf(dst, dst_size, "client_cert=%s",
+                 ti->peer_cert_requested ? "absent" : "not-requested");
+        return dst;
+    }
+    int n = snprintf(dst, dst_size,
+                     "client_cert=%s subject=\"%s\" issuer=\"%s\" sha256=%s",
+                     ti->peer_verified ? "verified" : "unverified",
+                     ti->peer_subject, ti->peer_issuer, ti->peer_sha256);
+    if (!ti->peer_verified && n > 0 && (size_t)n < dst_size)
+        snprintf(dst + n, dst_size - (size_t)n, " verify_error=\"%s\"",
+                 X509_verify_cert_error_string(ti->peer_verify_error));
     return dst;
 }
