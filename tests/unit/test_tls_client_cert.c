@@ -398,6 +398,33 @@ test_long_names_flagged(void **state)
     SSL_SESSION_free(r.session);
 }
 
+/* A self-signed certificate verifies once ca_file lists it as its own
+ * trust anchor (how an administrator pins a device's certificate). */
+static void
+test_self_signed_as_anchor(void **state)
+{
+    char err[512], path[PATH_MAX];
+    struct config cfg = P.cfg;
+    struct run r;
+    (void)state;
+    tu_path(path, "%s/anchors.pem", P.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(PEM_write_X509(f, P.ca) && PEM_write_X509(f, P.self));
+    assert_int_equal(fclose(f), 0);
+    cfg.tls_ca_file = path;
+    SSL_CTX *saved = P.server;
+    P.server = tls_server_ctx_new(&cfg, err, sizeof(err));
+    assert_non_null(P.server);
+    int rc = run_session(CONFIG_CLIENT_CERTS_REQUIRE, P.self, 0, NULL, &r);
+    SSL_CTX_free(P.server);
+    P.server = saved;
+    assert_int_equal(rc, 1);
+    assert_true(r.ti.peer_verified);
+    assert_int_equal(r.n_cas, 2);
+    SSL_SESSION_free(r.session);
+}
+
 static void
 test_bad_ca_file(void **state)
 {
@@ -475,6 +502,7 @@ main(void)
         cmocka_unit_test(test_resumption_stays_in_its_mode),
         cmocka_unit_test(test_resumed_session_keeps_cert),
         cmocka_unit_test(test_long_names_flagged),
+        cmocka_unit_test(test_self_signed_as_anchor),
         cmocka_unit_test(test_bad_ca_file),
         cmocka_unit_test(test_session_setup_bad_mode),
         cmocka_unit_test(test_dn_common_name),
