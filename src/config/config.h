@@ -77,7 +77,8 @@ struct config_client_cert {
     char *issuer;                /* owned; RFC 2253 DN as printed by
                                     "openssl x509 -nameopt RFC2253", or
                                     NULL for a sha256 line */
-    char *subject;               /* owned; same form, with issuer */
+    char *subject;               /* owned; same form, or NULL: any
+                                    certificate from issuer */
     int line;                    /* line in the file, for logs */
 };
 

@@ -128,8 +128,8 @@ int config_list_read(struct config_load *ld, const char *key_name,
 int config_sender_logins_load(struct config_load *ld, const char *path);
 
 /* Load the relay_client_certs file at path into cfg->relay_certs
- * ("sha256:HEX" or "issuer=DN subject=DN" lines). Same reporting and
- * returns. */
+ * ("sha256:HEX", "issuer=DN subject=DN" or "issuer=DN" lines). Same
+ * reporting and returns. */
 int config_relay_certs_load(struct config_load *ld, const char *path);
 
 /* Free what the two loaders above put in cfg. */

@@ -5,9 +5,9 @@
  *                       use an envelope sender (Postfix
  *                       smtpd_sender_login_maps); "@domain" covers a
  *                       whole domain.
- *   relay_client_certs  "sha256:HEX" or "issuer=DN subject=DN": client
- *                       certificates granted relay (Sendmail's
- *                       CERTISSUER/CERTSUBJECT access rules).
+ *   relay_client_certs  "sha256:HEX", "issuer=DN subject=DN" or
+ *                       "issuer=DN": client certificates granted relay
+ *                       (Sendmail's CERTISSUER/CERTSUBJECT access rules).
  *
  * Both are read at load time, so "tlsmta config check" reports every bad
  * line as "FILE:LINE: message" before the server starts.
@@ -229,21 +229,22 @@ config_trim(char *s)
     return s;
 }
 
-/* "issuer=DN subject=DN": split at the first " subject=". */
+/* "issuer=DN subject=DN", split at the first " subject=", or
+ * "issuer=DN" alone (every verified certificate from that issuer). */
 static const char *
 config_dn_pair(char *line, struct config_client_cert *c)
 {
     static const char sep[] = " subject=";
-    char *split = strstr(line, sep);
-    if (split == NULL)
-        return "expected \"issuer=DN subject=DN\" on one line";
-    *split = '\0';
+    char *split = strstr(line, sep), *subject = NULL;
+    if (split != NULL) {
+        *split = '\0';
+        subject = config_trim(split + strlen(sep));
+    }
     char *issuer = config_trim(line + strlen("issuer="));
-    char *subject = config_trim(split + strlen(sep));
-    if (*issuer == '\0' || *subject == '\0')
+    if (*issuer == '\0' || (subject != NULL && *subject == '\0'))
         return "empty issuer or subject";
     if ((c->issuer = strdup(issuer)) == NULL ||
-        (c->subject = strdup(subject)) == NULL)
+        (subject != NULL && (c->subject = strdup(subject)) == NULL))
         return "out of memory";
     return NULL;
 }

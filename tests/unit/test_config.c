@@ -902,9 +902,10 @@ test_relay_client_certs(void **state)
                "0123456789abcdef0123456789abcdef"
                "0123456789abcdef0123456789abcdef\n"
                "issuer=CN=Test CA,O=Example\\, Inc. "
-               "subject=CN=printer.example.org,O=Example\n");
+               "subject=CN=printer.example.org,O=Example\n"
+               "issuer=CN=Device CA\n");
     expect_ok("relay_client_certs = certs\n" MINIMAL, &cfg);
-    assert_int_equal(cfg.n_relay_certs, 3);
+    assert_int_equal(cfg.n_relay_certs, 4);
     const struct config_client_cert *c = cfg.relay_certs;
     assert_string_equal(c[0].sha256, "abcdef0123456789abcdef0123456789"
                                      "abcdef0123456789abcdef0123456789");
@@ -916,6 +917,8 @@ test_relay_client_certs(void **state)
     assert_string_equal(c[2].issuer, "CN=Test CA,O=Example\\, Inc.");
     assert_string_equal(c[2].subject, "CN=printer.example.org,O=Example");
     assert_int_equal(c[2].line, 4);
+    assert_string_equal(c[3].issuer, "CN=Device CA");
+    assert_null(c[3].subject);
     config_free(&cfg);
 }
 
@@ -928,7 +931,7 @@ test_relay_client_certs_errors(void **state)
                         "0123456789abcdef0123456789abcdef00\n"
                         "sha256:zz\n"
                         "sha256::ab\n"
-                        "issuer=CN=x\n"
+                        "issuer=\n"
                         "issuer= subject=CN=y\n"
                         "subject=CN=y issuer=CN=x\n");
     expect_errors("relay_client_certs = certs\n" MINIMAL,
@@ -939,7 +942,7 @@ test_relay_client_certs_errors(void **state)
                   "':'\n"
                   "certs:4: the fingerprint may hold only hex digits and "
                   "':'\n"
-                  "certs:5: expected \"issuer=DN subject=DN\" on one line\n"
+                  "certs:5: empty issuer or subject\n"
                   "certs:6: empty issuer or subject\n"
                   "certs:7: expected \"sha256:HEX\" or \"issuer=DN "
                   "subject=DN\"\n");
