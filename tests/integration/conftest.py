@@ -19,6 +19,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from tlsmta_server import TlsmtaServer  # noqa: E402
+import authkit  # noqa: E402
+import pki  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_BIN = os.path.join(REPO, "build-test", "tlsmta")
@@ -131,3 +133,26 @@ def make_server(tlsmta_bin, certs, tmp_path):
 def server(make_server):
     """One running tlsmta with the default configuration."""
     return make_server()
+
+
+@pytest.fixture(scope="session")
+def test_pki(tmp_path_factory):
+    """A CA and client certificates for mutual TLS (tests/integration/
+    pki.py), made once per session."""
+    return pki.TestPKI(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def make_auth_server(make_server):
+    """Factory: make_auth_server(users={name: password}, auth={[auth]
+    keys}, modes={listener: auth mode}, ...) -> a started TlsmtaServer
+    with SMTP AUTH on and its own sasldb (tests/integration/authkit.py)."""
+    def make(**kw):
+        return authkit.make_auth_server(make_server, **kw)
+    return make
+
+
+@pytest.fixture
+def auth_server(make_auth_server):
+    """A server with AUTH on and one sasldb user, authkit.USER."""
+    return make_auth_server(users={authkit.USER: authkit.PASSWORD})

@@ -90,7 +90,8 @@ class TlsmtaServer:
     """One tlsmta instance with its own spool and Maildir root."""
 
     def __init__(self, binary, workdir, certs, settings=None, extra="",
-                 spool=None, maildir=None, listeners=None):
+                 spool=None, maildir=None, listeners=None,
+                 listener_options=None, tls_options=None, sections=None):
         self.binary = str(binary)
         self.workdir = str(workdir)
         self.certs = certs
@@ -102,6 +103,13 @@ class TlsmtaServer:
         self.settings = dict(settings or {})
         self.extra = extra
         self.listener_modes = dict(listeners or LISTENERS)
+        # Extra keys: {listener: {key: value}} in [listen NAME],
+        # {key: value} in [tls], {section: {key: value}} as new sections
+        # (e.g. {"auth": {"sasldb_path": ...}}).
+        self.listener_options = {k: dict(v) for k, v in
+                                 (listener_options or {}).items()}
+        self.tls_options = dict(tls_options or {})
+        self.sections = {k: dict(v) for k, v in (sections or {}).items()}
         self.ports = {}
         self.proc = None
         self.generation = 0
@@ -126,13 +134,22 @@ class TlsmtaServer:
             lines.append(f"cert = {self.certs[kind + '_cert']}")
             lines.append(f"key = {self.certs[kind + '_key']}")
         lines.append("min_version = TLSv1.2")
+        lines += _keys(self.tls_options)
         for name, mode in self.listener_modes.items():
             lines += ["", f"[listen {name}]",
                       f"address = {HOST}:{self.ports[name]}",
                       f"tls = {mode}"]
+            lines += _keys(self.listener_options.get(name, {}))
+        for section, keys in self.sections.items():
+            lines += ["", f"[{section}]"] + _keys(keys)
         return "\n".join(lines) + "\n" + self.extra
 
     def write_config(self):
+        """Write the config file; picks ports first if none are set yet
+        (for `tlsmta user add -c FILE` before the first start)."""
+        if not self.ports:
+            self.ports = dict(zip(self.listener_modes,
+                                  free_ports(len(self.listener_modes))))
         with open(self.config_path, "w") as f:
             f.write(self.config_text())
         return self.config_path
@@ -327,6 +344,10 @@ class TlsmtaServer:
         assert len(paths) == count, (
             f"expected exactly {count} message(s) for {user}@{domain}, "
             f"found {len(paths)}: {paths}")
+
+
+def _keys(mapping):
+    return [f"{k} = {v}" for k, v in mapping.items()]
 
 
 class ServerDied(Exception):

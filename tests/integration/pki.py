@@ -1,0 +1,119 @@
+"""A small test PKI for mutual TLS (issue 3), made with the openssl CLI
+once per test session.
+
+- ca: the CA that [tls] ca_file names; client certificates it signed
+  verify.
+- relay_fp: signed by ca, granted relay by its SHA-256 fingerprint.
+- relay_dn: signed by ca, granted relay by issuer + subject.
+- unlisted: signed by ca (so it verifies) but not in relay_client_certs.
+- forged: subject of relay_dn, issuer name of ca, but signed by another
+  key ("fake CA" with the same DN): issuer and subject match the listed
+  line textually, yet it does not verify.
+- selfsigned: a self-signed client certificate.
+
+Each certificate is a Cert with pem/key paths, its RFC 2253 subject and
+issuer as `openssl x509 -nameopt RFC2253` prints them, and its SHA-256
+fingerprint (lower-case hex, no separators).
+"""
+
+import os
+import subprocess
+
+CA_SUBJECT = "/O=tlsmta tests/CN=tlsmta Test CA"
+TIMEOUT = 60
+
+
+class Cert:
+    def __init__(self, name, pem, key):
+        self.name = name
+        self.pem = pem
+        self.key = key
+        self.subject = _x509_field(pem, "-subject")
+        self.issuer = _x509_field(pem, "-issuer")
+        self.sha256 = _x509_field(pem, "-fingerprint", "-sha256") \
+            .replace(":", "").lower()
+
+    @property
+    def sha256_colons(self):
+        """AB:CD:... as `openssl x509 -fingerprint` prints it."""
+        h = self.sha256.upper()
+        return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
+
+    def __repr__(self):
+        return f"Cert({self.name}, {self.subject})"
+
+
+def _openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True,
+                   timeout=TIMEOUT)
+
+
+def _x509_field(pem, *opts):
+    """The value of one `openssl x509 -noout` field (text after '=')."""
+    out = subprocess.run(
+        ["openssl", "x509", "-in", pem, "-noout", *opts,
+         "-nameopt", "RFC2253"],
+        check=True, capture_output=True, timeout=TIMEOUT).stdout.decode()
+    return out.strip().split("=", 1)[1]
+
+
+def _self_signed(d, name, subject, ca=False):
+    pem, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+    ext = (["-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign"] if ca else
+           ["-addext", "basicConstraints=CA:FALSE",
+            "-addext", "extendedKeyUsage=clientAuth"])
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+             pem, "-days", "30", "-subj", subject, *ext)
+    os.chmod(key, 0o600)
+    return pem, key
+
+
+def _signed(d, name, subject, ca_pem, ca_key):
+    """A client certificate for subject signed by (ca_pem, ca_key)."""
+    pem, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+    csr = os.path.join(d, name + ".csr")
+    ext = os.path.join(d, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+             csr, "-subj", subject)
+    _openssl("x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
+             "-CAcreateserial", "-out", pem, "-days", "30", "-sha256",
+             "-extfile", ext)
+    os.chmod(key, 0o600)
+    return pem, key
+
+
+class TestPKI:
+    """Every certificate of the test PKI under one directory."""
+
+    __test__ = False        # not a pytest test class
+
+    def __init__(self, d):
+        self.dir = str(d)
+        self.ca = Cert("ca", *_self_signed(self.dir, "ca", CA_SUBJECT,
+                                           ca=True))
+        fake_ca = _self_signed(self.dir, "fakeca", CA_SUBJECT, ca=True)
+        sign = (self.ca.pem, self.ca.key)
+
+        def client(name, cn, signer=sign):
+            subject = f"/O=tlsmta tests/CN={cn}"
+            return Cert(name, *_signed(self.dir, name, subject, *signer))
+
+        self.relay_fp = client("relay_fp", "relay-fp.example.org")
+        self.relay_dn = client("relay_dn", "relay-dn.example.org")
+        self.unlisted = client("unlisted", "unlisted.example.org")
+        self.forged = client("forged", "relay-dn.example.org", fake_ca)
+        self.selfsigned = Cert("selfsigned", *_self_signed(
+            self.dir, "selfsigned", "/O=tlsmta tests/CN=self.example.org"))
+
+    def relay_lines(self):
+        """relay_client_certs text: relay_fp by fingerprint, relay_dn by
+        issuer + subject (RFC 2253 one-line forms)."""
+        return (f"# written by tests/integration/pki.py\n"
+                f"sha256:{self.relay_fp.sha256}\n"
+                f"issuer={self.relay_dn.issuer} "
+                f"subject={self.relay_dn.subject}\n")
