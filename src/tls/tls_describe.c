@@ -178,6 +178,18 @@ tls_received_name(const char *dn, char *dst, size_t dst_size)
     return tls_comment_escape(shown, dst, dst_size);
 }
 
+/* A text cut short must not end in half a quoted-pair: a lone '\' would
+ * quote the ')' the caller closes the comment with. */
+static void
+tls_drop_dangling_escape(char *dst)
+{
+    size_t len = strlen(dst), n = 0;
+    while (n < len && dst[len - 1 - n] == '\\')
+        n++;
+    if (n % 2 == 1)
+        dst[len - 1] = '\0';
+}
+
 char *
 tls_info_received_client(const struct tls_info *ti, char *dst,
                          size_t dst_size)
@@ -194,6 +206,7 @@ tls_info_received_client(const struct tls_info *ti, char *dst,
              tls_received_name(ti->peer_subject, subject, sizeof(subject)),
              tls_received_name(ti->peer_issuer, issuer, sizeof(issuer)),
              ti->peer_verified ? "verified OK" : "not verified");
+    tls_drop_dangling_escape(dst);
     return dst;
 }
 

@@ -486,6 +486,21 @@ test_received_without_cn(void **state)
                         "\"CA \\(1\\)\" (verified OK)");
 }
 
+/* Cut short, the text never ends in half a quoted-pair. */
+static void
+test_received_cut_short(void **state)
+{
+    struct tls_info ti = {.peer_cert = true, .peer_subject = "CN=a\\,b",
+                          .peer_issuer = "CN=CA"};
+    char text[14];
+    (void)state;
+    assert_string_equal(tls_info_received_client(&ti, text, sizeof(text)),
+                        "Client CN \"a");
+    char wide[15];
+    assert_string_equal(tls_info_received_client(&ti, wide, sizeof(wide)),
+                        "Client CN \"a\\,");
+}
+
 int
 main(void)
 {
@@ -507,6 +522,7 @@ main(void)
         cmocka_unit_test(test_session_setup_bad_mode),
         cmocka_unit_test(test_dn_common_name),
         cmocka_unit_test(test_received_without_cn),
+        cmocka_unit_test(test_received_cut_short),
     };
     return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
 }
