@@ -22,7 +22,8 @@ static const struct auth_certs_kind {
     [AUTH_CERTS_ISSUER_SUBJECT] = {"issuer-subject", true},
     [AUTH_CERTS_ISSUER] = {"issuer", true},
 };
-#define AUTH_CERTS_N_KINDS (sizeof(AUTH_CERTS_KINDS) / sizeof(AUTH_CERTS_KINDS[0]))
+#define AUTH_CERTS_N_KINDS \
+    (sizeof(AUTH_CERTS_KINDS) / sizeof(AUTH_CERTS_KINDS[0]))
 
 static const struct auth_certs_kind *
 auth_certs_kind(enum auth_certs_grant grant)

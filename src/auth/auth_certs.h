@@ -64,8 +64,9 @@ struct auth_certs_result {
  * certs (cfg->relay_certs, may be NULL when n is 0). A granting entry wins
  * over a refusing one; fingerprints are tried first, in file order.
  * Returns the grant and the deciding line. Never fails. */
-struct auth_certs_result auth_certs_match(const struct config_client_cert *certs,
-                                          size_t n, const struct tls_info *ti);
+struct auth_certs_result
+auth_certs_match(const struct config_client_cert *certs, size_t n,
+                 const struct tls_info *ti);
 
 /* True if grant gives the client the right to relay. */
 bool auth_certs_granted(enum auth_certs_grant grant);

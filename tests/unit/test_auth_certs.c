@@ -2,9 +2,9 @@
  * test_auth_certs.c -- unit tests of src/auth/auth_certs: relay rights by
  * fingerprint, by issuer and subject, by issuer alone, never for a
  * certificate that did not verify; the deciding line, the log words, and
- * the AUTH EXTERNAL identity. Certificates are described by hand here, in the form
- * tls_describe() writes (test_tls_client_cert.c checks that form against
- * real handshakes and the openssl command line).
+ * the AUTH EXTERNAL identity. Certificates are described by hand here,
+ * in the form tls_describe() writes (test_tls_client_cert.c checks that
+ * form against real handshakes and the openssl command line).
  */
 #include <setjmp.h>
 #include <stdarg.h>
