@@ -10,6 +10,8 @@
 #include <assert.h>
 #include <string.h>
 
+#include "smtp/smtp_base64.h"
+
 enum reply_arg {
     ARG_NONE,   /* no variable part */
     ARG_BEFORE, /* "CODE X.Y.Z ARG TEXT" (our hostname, RFC 5321 4.2) */
@@ -126,6 +128,44 @@ static const struct reply smtp_replies[SMTP_REPLY_COUNT] = {
                             ARG_BEFORE, REPLY_LOCAL},
     [SMTP_REPLY_SHUTDOWN] = {"421 4.3.2", "Service shutting down",
                              ARG_BEFORE, REPLY_LOCAL},
+    /* RFC 4954 6 gives the codes; the texts are RFC 4954's or Postfix's. */
+    [SMTP_REPLY_AUTH_OK] = {"235 2.7.0", "Authentication successful",
+                            ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_NOT_ENABLED] = {"503 5.5.1",
+                                     "Error: authentication not enabled",
+                                     ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_ALREADY] = {"503 5.5.1", "Error: already authenticated",
+                                 ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_IN_MAIL] = {"503 5.5.1",
+                                 "Error: MAIL transaction in progress",
+                                 ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_NEED_TLS] = {"538 5.7.11",
+                                  "Encryption required for requested "
+                                  "authentication mechanism", ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_NO_MECH] = {"504 5.5.4",
+                                 "Unrecognized authentication type",
+                                 ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_BAD_BASE64] = {"501 5.5.2", "Invalid base64 data",
+                                    ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_ABORTED] = {"501 5.7.0", "Authentication aborted",
+                                 ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_LINE_TOO_LONG] = {"500 5.5.6",
+                                       "Authentication Exchange line is too "
+                                       "long", ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_FAILED] = {"535 5.7.8",
+                                "Authentication credentials invalid",
+                                ARG_NONE, 0},
+    [SMTP_REPLY_AUTH_TEMPFAIL] = {"454 4.7.0",
+                                  "Temporary authentication failure",
+                                  ARG_NONE, REPLY_LOCAL},
+    [SMTP_REPLY_AUTH_REQUIRED] = {"530 5.7.0", "Authentication required",
+                                  ARG_NONE, 0},
+    [SMTP_REPLY_SENDER_NOT_OWNED] = {"553 5.7.1",
+                                     "Sender address rejected: not owned by "
+                                     "user", ARG_AFTER, 0},
+    [SMTP_REPLY_AUTH_TOO_MANY] = {"421 4.7.0",
+                                  "Too many failed authentication attempts",
+                                  ARG_BEFORE, REPLY_LOCAL},
 };
 /* clang-format on */
 
@@ -152,6 +192,26 @@ smtp_reply_put(struct buf *out, enum smtp_reply_id id, const char *arg)
     return buf_printf(out, "%s%s%s%s%s%s%s\r\n", r->status,
                       before[0] ? " " : "", before, r->text[0] ? " " : "",
                       r->text, after[0] ? " " : "", after);
+}
+
+int
+smtp_reply_put_challenge(struct buf *out, const void *data, size_t len)
+{
+    struct buf line;
+    int r;
+
+    /* RFC 4954 4: the text is the base64 challenge and nothing else; an
+     * empty one still has the space after the code. */
+    buf_init(&line, out->max);
+    r = buf_puts(&line, "334 ");
+    if (r == 0)
+        r = smtp_base64_encode(&line, data, len);
+    if (r == 0)
+        r = buf_puts(&line, "\r\n");
+    if (r == 0)
+        r = buf_append(out, line.data, line.len);
+    buf_free(&line);
+    return r;
 }
 
 unsigned

@@ -5,12 +5,14 @@
  * Enhanced status codes: RFC 3463 (classes 2, 4 and 5 only, so the 354
  * intermediate reply has none), advertised as ENHANCEDSTATUSCODES (RFC
  * 2034); RFC 2034 3 exempts the greeting and the HELO/EHLO replies. The
- * multi-line EHLO reply is built by smtp_server.c.
+ * multi-line EHLO reply is built by smtp_server.c; the 334 AUTH challenge
+ * (RFC 4954 4) carries base64 text only.
  */
 #ifndef TLSMTA_SMTP_REPLY_H
 #define TLSMTA_SMTP_REPLY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "util/util_buf.h"
 
@@ -58,6 +60,21 @@ enum smtp_reply_id {
     SMTP_REPLY_TOO_MANY_ERRORS,   /* 421 4.7.0 HOST */
     SMTP_REPLY_TIMEOUT,           /* 421 4.4.2 HOST */
     SMTP_REPLY_SHUTDOWN,          /* 421 4.3.2 HOST */
+    /* AUTH, RFC 4954 4 and 6 */
+    SMTP_REPLY_AUTH_OK,            /* 235 2.7.0 */
+    SMTP_REPLY_AUTH_NOT_ENABLED,   /* 503 5.5.1 */
+    SMTP_REPLY_AUTH_ALREADY,       /* 503 5.5.1 */
+    SMTP_REPLY_AUTH_IN_MAIL,       /* 503 5.5.1 */
+    SMTP_REPLY_AUTH_NEED_TLS,      /* 538 5.7.11 */
+    SMTP_REPLY_AUTH_NO_MECH,       /* 504 5.5.4 */
+    SMTP_REPLY_AUTH_BAD_BASE64,    /* 501 5.5.2 */
+    SMTP_REPLY_AUTH_ABORTED,       /* 501 5.7.0 */
+    SMTP_REPLY_AUTH_LINE_TOO_LONG, /* 500 5.5.6 */
+    SMTP_REPLY_AUTH_FAILED,        /* 535 5.7.8 */
+    SMTP_REPLY_AUTH_TEMPFAIL,      /* 454 4.7.0 */
+    SMTP_REPLY_AUTH_REQUIRED,      /* 530 5.7.0 */
+    SMTP_REPLY_SENDER_NOT_OWNED,   /* 553 5.7.1 ... not owned by user LOGIN */
+    SMTP_REPLY_AUTH_TOO_MANY,      /* 421 4.7.0 HOST */
     SMTP_REPLY_COUNT
 };
 
@@ -66,6 +83,11 @@ enum smtp_reply_id {
  * ignored by replies without one; it must be text we produced, never peer
  * bytes. Returns 0, or -1 if out is full. */
 int smtp_reply_put(struct buf *out, enum smtp_reply_id id, const char *arg);
+
+/* Append a 334 AUTH challenge (RFC 4954 4): "334 " and the base64 of len
+ * octets of data, CRLF; "334 " alone for an empty challenge. Returns 0, or
+ * -1 if out is full (then out is unchanged). */
+int smtp_reply_put_challenge(struct buf *out, const void *data, size_t len);
 
 /* The three-digit reply code of id (RFC 5321 4.2). */
 unsigned smtp_reply_code(enum smtp_reply_id id);

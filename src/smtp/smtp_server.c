@@ -8,10 +8,12 @@
  * Extensions: PIPELINING (RFC 2920: every command in the input is answered
  * in order, whatever the split of the input), SIZE (RFC 1870), 8BITMIME
  * (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034), STARTTLS (RFC 3207),
- * SMTPUTF8 (RFC 6531).
+ * SMTPUTF8 (RFC 6531), AUTH (RFC 4954: the SASL exchange itself is the
+ * driver's, through the auth hooks; this file frames it, base64 and all).
  *
  * Trust boundary: every byte fed in comes from the network. Command lines
- * are bounded (SMTP_CMD_BUF_MAX); DATA is streamed to the hooks.
+ * are bounded (SMTP_CMD_BUF_MAX); DATA is streamed to the hooks. AUTH
+ * responses carry credentials: they never reach a log line.
  */
 #include "smtp/smtp_server.h"
 
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "smtp/smtp_base64.h"
 #include "smtp/smtp_command.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_reply.h"
@@ -32,9 +35,22 @@
  * MAIL further by SIZE= 26 (RFC 1870 3) and BODY= 16 (RFC 6152 2). */
 #define SMTP_RCPT_LINE_MAX (SMTP_LINE_MAX + 10)
 #define SMTP_MAIL_LINE_MAX (SMTP_LINE_MAX + 26 + 16 + 10)
-/* The longest line we buffer: the longest any verb allows. AUTH (RFC 4954
- * 4: 12288 octets) will raise it when AUTH exists. */
-#define SMTP_CMD_BUF_MAX SMTP_MAIL_LINE_MAX
+/* RFC 4954 3: the AUTH= parameter lengthens MAIL by 500 octets. */
+#define SMTP_AUTH_PARAM_MAX 500
+/* RFC 4954 4: base64 lines of an exchange may be far longer than commands;
+ * "12288 octets is considered to be a sufficient line length limit". We
+ * take the AUTH command line itself (initial response included) up to
+ * this too, as Postfix does, though RFC 4954 4 asks clients to keep it
+ * within 512. */
+#define SMTP_AUTH_LINE_MAX 12288
+/* The longest line we buffer: the longest any verb allows. Only an AUTH
+ * line or a response inside an exchange may grow this long (see
+ * session_line_max()). */
+#define SMTP_CMD_BUF_MAX SMTP_AUTH_LINE_MAX
+/* The raw challenge whose base64 fills a 334 line of SMTP_AUTH_LINE_MAX
+ * octets ("334 ", base64, CRLF). */
+#define SMTP_AUTH_CHALLENGE_MAX ((SMTP_AUTH_LINE_MAX - 6) / 4 * 3)
+#define SMTP_AUTH_USER_SIZE 256 /* login buffer handed to the auth hooks */
 
 #define SMTP_RCPT_LIMIT_DEFAULT 100 /* RFC 5321 4.5.3.1.8 minimum */
 #define SMTP_HARD_ERRORS_DEFAULT 20 /* as Postfix smtpd_hard_error_limit */
@@ -54,7 +70,7 @@ struct smtp_server {
     const struct smtp_server_hooks *hooks;   /* borrowed */
     enum session_phase phase;
     bool tls;           /* TLS active (STARTTLS done, or implicit) */
-    bool authenticated; /* AUTH succeeded (issue 3: never yet) */
+    bool auth_pending;  /* 334 sent: the next line is an AUTH response */
     bool helo_seen;     /* EHLO/HELO accepted since greeting / TLS */
     bool esmtp;         /* ... and it was EHLO */
     bool in_mail;       /* MAIL accepted: a transaction is open */
@@ -63,6 +79,8 @@ struct smtp_server {
     char helo_name[SMTP_DOMAIN_MAX + 1]; /* EHLO/HELO argument */
     char verb[SMTP_VERB_LOG_MAX + 1];    /* verb of the current line, for
                                             log lines */
+    char *auth_user;                     /* owned; the login once AUTH
+                                            succeeded, else NULL */
     struct smtp_transaction txn;         /* txn.rcpts owned, grown on demand */
     size_t rcpt_cap;                     /* entries allocated in txn.rcpts */
     struct buf line;                     /* a command line split across feeds;
@@ -73,23 +91,16 @@ struct smtp_server {
 
 /* ---- replies, errors and logs ------------------------------------------ */
 
-/* Send reply id. A client error is logged with its detail (may be NULL)
- * and counted; past the hard error limit the session ends with 421. */
+/* Count a client error; past the hard error limit the session ends with
+ * 421. */
 static void
-session_reply_detail(struct smtp_server *s, struct buf *out,
-                     enum smtp_reply_id id, const char *arg, const char *detail)
+session_count_error(struct smtp_server *s, struct buf *out)
 {
     const struct smtp_server_params *p = s->params;
     unsigned limit =
         p->hard_error_limit ? p->hard_error_limit : SMTP_HARD_ERRORS_DEFAULT;
 
-    smtp_reply_put(out, id, arg);
-    if (!smtp_reply_is_client_error(id))
-        return;
     s->counts.errors++;
-    log_info("%s reject client=%s command=%s reply=\"%s\"%s%s", p->session_id,
-             p->client_addr, s->verb[0] ? s->verb : "-", smtp_reply_status(id),
-             detail ? " " : "", detail ? detail : "");
     if (s->counts.errors >= limit) {
         smtp_reply_put(out, SMTP_REPLY_TOO_MANY_ERRORS, p->hostname);
         log_info("%s too-many-errors client=%s errors=%u", p->session_id,
@@ -98,10 +109,41 @@ session_reply_detail(struct smtp_server *s, struct buf *out,
     }
 }
 
+/* Send reply id. A client error is logged with its detail (may be NULL)
+ * and counted. */
+static void
+session_reply_detail(struct smtp_server *s, struct buf *out,
+                     enum smtp_reply_id id, const char *arg, const char *detail)
+{
+    const struct smtp_server_params *p = s->params;
+
+    smtp_reply_put(out, id, arg);
+    if (!smtp_reply_is_client_error(id))
+        return;
+    log_info("%s reject client=%s command=%s reply=\"%s\"%s%s", p->session_id,
+             p->client_addr, s->verb[0] ? s->verb : "-", smtp_reply_status(id),
+             detail ? " " : "", detail ? detail : "");
+    session_count_error(s, out);
+}
+
 static void
 session_reply(struct smtp_server *s, struct buf *out, enum smtp_reply_id id)
 {
     session_reply_detail(s, out, id, NULL, NULL);
+}
+
+/* Copy len octets of peer-derived text into dst (size > 0, truncated to
+ * fit) for a log line or a reply: anything but printable ASCII, and '"'
+ * and '=' that would break a key=value log line, becomes '?'. */
+static void
+printable_copy(char *dst, size_t size, const char *src, size_t len)
+{
+    size_t n = 0;
+    for (; n < len && n + 1 < size; n++) {
+        unsigned char c = (unsigned char)src[n];
+        dst[n] = (c > ' ' && c < 127 && c != '"' && c != '=') ? (char)c : '?';
+    }
+    dst[n] = '\0';
 }
 
 /* Remember the first word of a line for log lines. */
@@ -110,13 +152,9 @@ session_set_verb(struct smtp_server *s, const char *line, size_t len)
 {
     size_t n = 0;
     while (n < len && n < SMTP_VERB_LOG_MAX && line[n] != ' ' &&
-           line[n] != '\r' && line[n] != '\n') {
-        /* Peer bytes: keep the log line "key=value" parseable. */
-        unsigned char c = (unsigned char)line[n];
-        s->verb[n++] =
-            (c > ' ' && c < 127 && c != '"' && c != '=') ? (char)c : '?';
-    }
-    s->verb[n] = '\0';
+           line[n] != '\r' && line[n] != '\n')
+        n++;
+    printable_copy(s->verb, sizeof(s->verb), line, n);
 }
 
 /* ---- session and transaction state ------------------------------------ */
@@ -128,7 +166,8 @@ session_view(const struct smtp_server *s)
         .helo_name = s->helo_name,
         .esmtp = s->esmtp,
         .tls = s->tls,
-        .authenticated = s->authenticated,
+        .authenticated = s->auth_user != NULL,
+        .auth_user = s->auth_user,
     };
     return v;
 }
@@ -158,16 +197,42 @@ txn_reset(struct smtp_server *s)
     s->in_mail = false;
 }
 
+/* Forget an unfinished AUTH exchange (the hooks too) and the login. */
+static void
+auth_reset(struct smtp_server *s)
+{
+    if (s->auth_pending) {
+        s->auth_pending = false;
+        s->hooks->auth_abort(s->hooks->ctx);
+    }
+    free(s->auth_user);
+    s->auth_user = NULL;
+}
+
 /* State right after the greeting (RFC 3207 4.2 after TLS). */
 static void
 session_forget(struct smtp_server *s)
 {
     txn_reset(s);
+    auth_reset(s); /* none can exist before TLS; forget it all the same */
     s->helo_seen = false;
     s->esmtp = false;
     s->helo_name[0] = '\0';
     buf_free(&s->line);
     s->discarding = false;
+}
+
+/* End the session with a 421 reply (RFC 5321 3.8). */
+static enum smtp_server_action
+session_close_421(struct smtp_server *s, struct buf *out, enum smtp_reply_id id)
+{
+    if (s->phase != PHASE_CLOSED) {
+        txn_reset(s);
+        auth_reset(s);
+        smtp_reply_put(out, id, s->params->hostname);
+        s->phase = PHASE_CLOSED;
+    }
+    return SMTP_ACTION_CLOSE;
 }
 
 static bool
@@ -177,30 +242,81 @@ session_starttls_offered(const struct smtp_server *s)
     return (m == SMTP_TLS_OPTIONAL || m == SMTP_TLS_REQUIRED) && !s->tls;
 }
 
+/* ---- AUTH availability -------------------------------------------------*/
+
+/* AUTH is on for this listener and TLS is up: the cheap test, without
+ * asking the hooks, for line lengths. */
+static bool
+session_auth_enabled(const struct smtp_server *s)
+{
+    return s->params->auth_mode != SMTP_AUTH_MODE_OFF && s->tls;
+}
+
+/* The mechanisms AUTH offers now ("PLAIN LOGIN"), or NULL if it offers
+ * none. The one place that decides, for the EHLO keyword and the AUTH
+ * command alike, so AUTH can never be offered or accepted before TLS by a
+ * second code path (DESIGN.md; RFC 4954 4: no plaintext password
+ * mechanism without TLS). */
+static const char *
+session_auth_mechanisms(const struct smtp_server *s)
+{
+    const struct smtp_server_hooks *h = s->hooks;
+
+    if (!session_auth_enabled(s) || h->auth_mechanisms == NULL ||
+        h->auth_start == NULL || h->auth_step == NULL ||
+        h->auth_abort == NULL || h->auth_failed == NULL)
+        return NULL;
+    const char *mechs = h->auth_mechanisms(h->ctx);
+    return mechs != NULL && mechs[0] != '\0' ? mechs : NULL;
+}
+
+/* Is mech (upper case) one of the space-separated names in list? */
+static bool
+auth_mech_listed(const char *list, const char *mech)
+{
+    size_t n = strlen(mech);
+    const char *p = list;
+
+    while (*p != '\0') {
+        size_t w = strcspn(p, " ");
+        if (w == n && strncasecmp(p, mech, n) == 0)
+            return true;
+        p += w;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
 /* ---- EHLO ---------------------------------------------------------------*/
+
+struct ehlo_keyword {
+    const char *name;  /* "SIZE" */
+    const char *param; /* "10000", or NULL for none */
+};
 
 /* The EHLO keywords (RFC 5321 4.1.1.1), decided in this one place, so an
  * extension that must wait for TLS (AUTH, DESIGN.md) cannot be offered
  * before it by a second code path. Returns how many were put in kw. */
 static size_t
-session_ehlo_keywords(const struct smtp_server *s, const char *kw[],
-                      char *size_kw, size_t size_kw_len)
+session_ehlo_keywords(const struct smtp_server *s, struct ehlo_keyword kw[],
+                      char *size, size_t size_len)
 {
     size_t n = 0;
     uint64_t limit = s->params->message_size_limit;
 
-    kw[n++] = "PIPELINING";
+    kw[n++] = (struct ehlo_keyword){"PIPELINING", NULL};
     /* RFC 1870 3: "SIZE" with no number says nothing of a limit. */
-    if (limit == 0)
-        snprintf(size_kw, size_kw_len, "SIZE");
-    else
-        snprintf(size_kw, size_kw_len, "SIZE %llu", (unsigned long long)limit);
-    kw[n++] = size_kw;
-    kw[n++] = "8BITMIME";
-    kw[n++] = "ENHANCEDSTATUSCODES";
+    snprintf(size, size_len, "%llu", (unsigned long long)limit);
+    kw[n++] = (struct ehlo_keyword){"SIZE", limit ? size : NULL};
+    kw[n++] = (struct ehlo_keyword){"8BITMIME", NULL};
+    kw[n++] = (struct ehlo_keyword){"ENHANCEDSTATUSCODES", NULL};
     if (session_starttls_offered(s))
-        kw[n++] = "STARTTLS";
-    kw[n++] = "SMTPUTF8";
+        kw[n++] = (struct ehlo_keyword){"STARTTLS", NULL};
+    /* RFC 4954 3: "AUTH" and the space-separated mechanisms. */
+    const char *mechs = session_auth_mechanisms(s);
+    if (mechs != NULL)
+        kw[n++] = (struct ehlo_keyword){"AUTH", mechs};
+    kw[n++] = (struct ehlo_keyword){"SMTPUTF8", NULL};
     return n;
 }
 
@@ -209,14 +325,15 @@ session_ehlo_keywords(const struct smtp_server *s, const char *kw[],
 static void
 session_ehlo_reply(const struct smtp_server *s, struct buf *out)
 {
-    const char *kw[SMTP_EHLO_KEYWORDS_MAX];
-    char size_kw[32];
-    size_t n = session_ehlo_keywords(s, kw, size_kw, sizeof(size_kw));
+    struct ehlo_keyword kw[SMTP_EHLO_KEYWORDS_MAX];
+    char size[24];
+    size_t n = session_ehlo_keywords(s, kw, size, sizeof(size));
 
     /* RFC 2034 3: no enhanced status code in the EHLO reply. */
     buf_printf(out, "250-%s\r\n", s->params->hostname);
     for (size_t i = 0; i < n; i++)
-        buf_printf(out, "250%c%s\r\n", i + 1 < n ? '-' : ' ', kw[i]);
+        buf_printf(out, "250%c%s%s%s\r\n", i + 1 < n ? '-' : ' ', kw[i].name,
+                   kw[i].param ? " " : "", kw[i].param ? kw[i].param : "");
 }
 
 /* ---- command handlers -------------------------------------------------- */
@@ -272,17 +389,20 @@ static const struct path_role sender_role = {SMTP_REPLY_BAD_SENDER,
 static const struct path_role rcpt_role = {SMTP_REPLY_BAD_RCPT,
                                            SMTP_REPLY_RCPT_TOO_LONG};
 
+static const enum smtp_reply_id smtp_command_error_reply[] = {
+    [SMTP_COMMAND_OK] = SMTP_REPLY_OK,
+    [SMTP_COMMAND_SYNTAX] = SMTP_REPLY_SYNTAX,
+    [SMTP_COMMAND_BAD_PATH] = SMTP_REPLY_OK, /* per path_role */
+    [SMTP_COMMAND_BAD_PARAMETER] = SMTP_REPLY_BAD_PARAMETER,
+    [SMTP_COMMAND_UNKNOWN_PARAMETER] = SMTP_REPLY_UNKNOWN_PARAMETER,
+    [SMTP_COMMAND_BAD_MECHANISM] = SMTP_REPLY_AUTH_NO_MECH, /* RFC 4954 4 */
+};
+
 static enum smtp_reply_id
 command_error_reply(const struct path_role *role, enum smtp_command_error e)
 {
-    static const enum smtp_reply_id replies[] = {
-        [SMTP_COMMAND_OK] = SMTP_REPLY_OK,
-        [SMTP_COMMAND_SYNTAX] = SMTP_REPLY_SYNTAX,
-        [SMTP_COMMAND_BAD_PATH] = SMTP_REPLY_OK, /* per role, below */
-        [SMTP_COMMAND_BAD_PARAMETER] = SMTP_REPLY_BAD_PARAMETER,
-        [SMTP_COMMAND_UNKNOWN_PARAMETER] = SMTP_REPLY_UNKNOWN_PARAMETER,
-    };
-    return e == SMTP_COMMAND_BAD_PATH ? role->syntax : replies[e];
+    return e == SMTP_COMMAND_BAD_PATH ? role->syntax
+                                      : smtp_command_error_reply[e];
 }
 
 static enum smtp_reply_id
@@ -295,6 +415,18 @@ path_error_reply(const struct path_role *role, enum smtp_address_error e)
     return role->syntax;
 }
 
+/* MAIL from an authenticated client: may its login use this reverse-path
+ * (Postfix reject_sender_login_mismatch)? No hook means yes. */
+static bool
+mail_sender_allowed(const struct smtp_server *s)
+{
+    const struct smtp_server_hooks *h = s->hooks;
+    struct smtp_session_view v = session_view(s);
+
+    return s->auth_user == NULL || h->sender_allowed == NULL ||
+           h->sender_allowed(h->ctx, &v, &s->txn.sender);
+}
+
 static enum smtp_reply_id
 mail_check(struct smtp_server *s, const char *arg, size_t len)
 {
@@ -303,6 +435,10 @@ mail_check(struct smtp_server *s, const char *arg, size_t len)
     if (ce != SMTP_COMMAND_OK)
         return command_error_reply(&sender_role, ce);
     const struct smtp_mail_params *mp = &pa.params;
+    /* RFC 4954 5: AUTH= is ours to accept wherever AUTH is offered, even
+     * before the client authenticated; elsewhere it is unknown. */
+    if (mp->auth && session_auth_mechanisms(s) == NULL)
+        return SMTP_REPLY_UNKNOWN_PARAMETER;
     enum smtp_address_error e = smtp_address_parse(
         pa.path, pa.path_len, true, mp->smtputf8, &s->txn.sender);
     if (e != SMTP_ADDRESS_OK)
@@ -311,6 +447,8 @@ mail_check(struct smtp_server *s, const char *arg, size_t len)
     uint64_t limit = s->params->message_size_limit;
     if (limit != 0 && mp->size > limit)
         return SMTP_REPLY_SIZE_EXCEEDED;
+    if (!mail_sender_allowed(s))
+        return SMTP_REPLY_SENDER_NOT_OWNED;
     s->txn.declared_size = mp->size;
     s->txn.body_8bitmime = mp->body_8bitmime;
     s->txn.smtputf8 = mp->smtputf8;
@@ -321,6 +459,9 @@ static void
 smtp_cmd_mail(struct smtp_server *s, const char *arg, size_t len,
               struct buf *out)
 {
+    char login[SMTP_AUTH_USER_SIZE], detail[SMTP_AUTH_USER_SIZE + 8];
+    const char *reply_arg = "MAIL FROM:<address> [parameters]";
+
     if (!s->helo_seen) {
         session_reply(s, out, SMTP_REPLY_NEED_HELO);
         return;
@@ -330,11 +471,19 @@ smtp_cmd_mail(struct smtp_server *s, const char *arg, size_t len,
         return;
     }
     enum smtp_reply_id r = mail_check(s, arg, len);
+    detail[0] = '\0';
+    if (r == SMTP_REPLY_SENDER_NOT_OWNED) {
+        /* The login came through SASL from the peer: printable only. */
+        printable_copy(login, sizeof(login), s->auth_user,
+                       strlen(s->auth_user));
+        snprintf(detail, sizeof(detail), "user=%s", login);
+        reply_arg = login;
+    }
     if (r == SMTP_REPLY_SENDER_OK)
         s->in_mail = true;
     else
         memset(&s->txn, 0, sizeof(s->txn));
-    session_reply_detail(s, out, r, "MAIL FROM:<address> [parameters]", NULL);
+    session_reply_detail(s, out, r, reply_arg, detail[0] ? detail : NULL);
 }
 
 /* RFC 5321 4.5.1: "RCPT TO:<Postmaster>" without a domain must be
@@ -532,23 +681,233 @@ smtp_cmd_starttls(struct smtp_server *s, const char *arg, size_t len,
     s->phase = PHASE_TLS_PENDING;
 }
 
-/* AUTH arrives with issue 3; until then it is not implemented. */
+/* ---- AUTH (RFC 4954) ----------------------------------------------------*/
+
+/* What one call of auth_start or auth_step gave. */
+struct auth_outcome {
+    enum smtp_auth_status status;
+    struct buf challenge;           /* CONTINUE: raw octets for the 334 */
+    char user[SMTP_AUTH_USER_SIZE];  /* OK, FAIL: the login, may be "" */
+};
+
+typedef void auth_outcome_fn(struct smtp_server *s,
+                             const struct auth_outcome *o, struct buf *out);
+
+/* 334: the exchange goes on, the next line is the client's response. */
+static void
+auth_continue(struct smtp_server *s, const struct auth_outcome *o,
+              struct buf *out)
+{
+    s->auth_pending = true;
+    if (smtp_reply_put_challenge(out, o->challenge.data, o->challenge.len) <
+        0) {
+        auth_reset(s);
+        session_reply(s, out, SMTP_REPLY_AUTH_TEMPFAIL);
+    }
+}
+
+/* 235: authenticated for the rest of the session (RSET and EHLO keep it;
+ * RFC 4954 4: no security layer is negotiated, so nothing is reset). */
+static void
+auth_ok(struct smtp_server *s, const struct auth_outcome *o, struct buf *out)
+{
+    s->auth_user = strdup(o->user);
+    session_reply(s, out,
+                  s->auth_user ? SMTP_REPLY_AUTH_OK : SMTP_REPLY_AUTH_TEMPFAIL);
+}
+
+/* 535, or 421 and close once the driver counts too many failures from this
+ * client (RFC 4954 9 allows dropping the connection). The driver logs the
+ * failure with the user (one line, for fail2ban), so no reject line here;
+ * it still counts towards the hard error limit. */
+static void
+auth_fail(struct smtp_server *s, const struct auth_outcome *o, struct buf *out)
+{
+    const struct smtp_server_hooks *h = s->hooks;
+
+    if (!h->auth_failed(h->ctx, o->user)) {
+        session_close_421(s, out, SMTP_REPLY_AUTH_TOO_MANY);
+        return;
+    }
+    smtp_reply_put(out, SMTP_REPLY_AUTH_FAILED, NULL);
+    session_count_error(s, out);
+}
+
+static void
+auth_no_mech(struct smtp_server *s, const struct auth_outcome *o,
+             struct buf *out)
+{
+    (void)o;
+    session_reply(s, out, SMTP_REPLY_AUTH_NO_MECH);
+}
+
+static void
+auth_tempfail(struct smtp_server *s, const struct auth_outcome *o,
+              struct buf *out)
+{
+    (void)o;
+    session_reply(s, out, SMTP_REPLY_AUTH_TEMPFAIL);
+}
+
+static auth_outcome_fn *const smtp_auth_outcomes[] = {
+    [SMTP_AUTH_CONTINUE] = auth_continue,
+    [SMTP_AUTH_OK] = auth_ok,
+    [SMTP_AUTH_FAIL] = auth_fail,
+    [SMTP_AUTH_NO_MECH] = auth_no_mech,
+    [SMTP_AUTH_TEMPFAIL] = auth_tempfail,
+};
+
+static void
+auth_outcome_init(struct auth_outcome *o)
+{
+    o->status = SMTP_AUTH_TEMPFAIL;
+    buf_init(&o->challenge, SMTP_AUTH_CHALLENGE_MAX);
+    o->user[0] = '\0';
+}
+
+/* Answer what a hook said; an exchange that ends here needs no abort. */
+static void
+auth_outcome_apply(struct smtp_server *s, struct auth_outcome *o,
+                   struct buf *out)
+{
+    size_t n = sizeof(smtp_auth_outcomes) / sizeof(smtp_auth_outcomes[0]);
+
+    if ((unsigned)o->status >= n)
+        o->status = SMTP_AUTH_TEMPFAIL;
+    o->user[sizeof(o->user) - 1] = '\0';
+    smtp_auth_outcomes[o->status](s, o, out);
+    buf_free(&o->challenge);
+}
+
+/* Decode client base64 into *dec (malloc'd, the caller frees it). Returns
+ * SMTP_REPLY_OK, 501 5.5.2 (RFC 4954 4), or 454 if memory ran out. */
+static enum smtp_reply_id
+auth_decode(const char *b64, size_t len, char **dec, size_t *dec_len)
+{
+    *dec = malloc(smtp_base64_decoded_max(len) + 1);
+    if (*dec == NULL)
+        return SMTP_REPLY_AUTH_TEMPFAIL;
+    if (smtp_base64_decode(b64, len, *dec, dec_len) == SMTP_BASE64_OK)
+        return SMTP_REPLY_OK;
+    free(*dec);
+    *dec = NULL;
+    return SMTP_REPLY_AUTH_BAD_BASE64;
+}
+
+/* A line inside the exchange: the client's base64 response to a 334, or
+ * "*" to cancel. Not a command: no verb, never logged (credentials). */
+static void
+auth_response(struct smtp_server *s, const char *line, size_t len,
+              struct buf *out)
+{
+    const struct smtp_server_hooks *h = s->hooks;
+    struct auth_outcome o;
+    char *dec;
+    size_t dec_len = 0;
+
+    snprintf(s->verb, sizeof(s->verb), "AUTH");
+    s->auth_pending = false;
+    /* RFC 4954 4: "*" cancels, answered with 501 (5.7.0 per RFC 4954 4's
+     * client-initiated cancel). */
+    enum smtp_reply_id r = len == 1 && line[0] == '*'
+                               ? SMTP_REPLY_AUTH_ABORTED
+                               : auth_decode(line, len, &dec, &dec_len);
+    if (r != SMTP_REPLY_OK) {
+        h->auth_abort(h->ctx);
+        session_reply(s, out, r);
+        return;
+    }
+    auth_outcome_init(&o);
+    o.status = h->auth_step(h->ctx, dec, dec_len, &o.challenge, o.user,
+                            sizeof(o.user));
+    free(dec);
+    auth_outcome_apply(s, &o, out);
+}
+
+/* Whether AUTH may start now; SMTP_REPLY_OK or the refusal. */
+static enum smtp_reply_id
+auth_admit(const struct smtp_server *s)
+{
+    if (s->params->auth_mode == SMTP_AUTH_MODE_OFF)
+        return SMTP_REPLY_AUTH_NOT_ENABLED;
+    if (!s->tls)
+        return SMTP_REPLY_AUTH_NEED_TLS; /* DESIGN.md: never in plaintext */
+    if (!s->helo_seen)
+        return SMTP_REPLY_NEED_HELO;
+    /* RFC 4954 4: one successful AUTH per session; none inside a mail
+     * transaction. Both 503. */
+    if (s->auth_user != NULL)
+        return SMTP_REPLY_AUTH_ALREADY;
+    if (s->in_mail)
+        return SMTP_REPLY_AUTH_IN_MAIL;
+    return SMTP_REPLY_OK;
+}
+
+/* Check the AUTH argument against the offer, decode any initial response
+ * into *dec (malloc'd; NULL if none). */
+static enum smtp_reply_id
+auth_parse(const struct smtp_server *s, const char *arg, size_t len,
+           struct smtp_auth_arg *aa, char **dec, size_t *dec_len)
+{
+    const char *mechs = session_auth_mechanisms(s);
+    enum smtp_command_error ce = smtp_command_auth(arg, len, aa);
+
+    *dec = NULL;
+    *dec_len = 0;
+    if (mechs == NULL)
+        return SMTP_REPLY_AUTH_NOT_ENABLED;
+    if (ce != SMTP_COMMAND_OK)
+        return smtp_command_error_reply[ce];
+    /* RFC 4954 4: 504 for a mechanism we do not offer, whatever the SASL
+     * library might accept. */
+    if (!auth_mech_listed(mechs, aa->mech))
+        return SMTP_REPLY_AUTH_NO_MECH;
+    if (aa->initial == NULL)
+        return SMTP_REPLY_OK;
+    return auth_decode(aa->initial, aa->initial_len, dec, dec_len);
+}
+
+/* RFC 4954 4: AUTH mechanism [initial-response]. With PIPELINING, RFC 4954
+ * 4 wants AUTH last in a group unless it completes in one round trip with
+ * its initial response (PLAIN, EXTERNAL); lines pipelined after a 334
+ * anyway are taken, in order, as the responses, whatever the input split. */
 static void
 smtp_cmd_auth(struct smtp_server *s, const char *arg, size_t len,
               struct buf *out)
 {
-    (void)arg;
-    (void)len;
-    session_reply(s, out, SMTP_REPLY_NOT_IMPLEMENTED);
+    const struct smtp_server_hooks *h = s->hooks;
+    struct smtp_auth_arg aa;
+    struct auth_outcome o;
+    char *dec = NULL;
+    size_t dec_len = 0;
+
+    enum smtp_reply_id r = auth_admit(s);
+    if (r == SMTP_REPLY_OK)
+        r = auth_parse(s, arg, len, &aa, &dec, &dec_len);
+    if (r != SMTP_REPLY_OK) {
+        session_reply_detail(s, out, r, "AUTH mechanism [initial-response]",
+                             NULL);
+        return;
+    }
+    auth_outcome_init(&o);
+    o.status =
+        h->auth_start(h->ctx, aa.mech, dec ? dec : "", dec_len,
+                      aa.initial != NULL, &o.challenge, o.user, sizeof(o.user));
+    free(dec);
+    auth_outcome_apply(s, &o, out);
 }
 
 /* ---- verb table and dispatch ------------------------------------------- */
 
 enum verb_flag {
-    VERB_BEFORE_TLS = 1, /* allowed before STARTTLS on a listener that
-                            requires it (RFC 3207 4) */
-    VERB_NO_ARGS = 2,    /* takes no argument: 501 if one is given */
-    VERB_NEEDS_ARG = 4,  /* takes an argument: 501 if none */
+    VERB_BEFORE_TLS = 1,  /* allowed before STARTTLS on a listener that
+                             requires it (RFC 3207 4) */
+    VERB_NO_ARGS = 2,     /* takes no argument: 501 if one is given */
+    VERB_NEEDS_ARG = 4,   /* takes an argument: 501 if none */
+    VERB_BEFORE_AUTH = 8, /* allowed before AUTH on a listener that requires
+                             it (RFC 4954 6: 530 for the others) */
+    VERB_AUTH_PARAM = 16, /* line_max grows by SMTP_AUTH_PARAM_MAX where
+                             AUTH is enabled (RFC 4954 3) */
 };
 
 struct smtp_verb {
@@ -566,27 +925,32 @@ struct smtp_verb {
 
 static const struct smtp_verb smtp_verbs[] = {
     VERB("EHLO", smtp_cmd_ehlo, ehlo, SMTP_LINE_MAX,
-         VERB_BEFORE_TLS | VERB_NEEDS_ARG, "EHLO hostname"),
+         VERB_BEFORE_TLS | VERB_BEFORE_AUTH | VERB_NEEDS_ARG,
+         "EHLO hostname"),
     VERB("HELO", smtp_cmd_helo, helo, SMTP_LINE_MAX,
-         VERB_BEFORE_TLS | VERB_NEEDS_ARG, "HELO hostname"),
-    VERB("MAIL", smtp_cmd_mail, mail, SMTP_MAIL_LINE_MAX, 0,
+         VERB_BEFORE_TLS | VERB_BEFORE_AUTH | VERB_NEEDS_ARG,
+         "HELO hostname"),
+    VERB("MAIL", smtp_cmd_mail, mail, SMTP_MAIL_LINE_MAX, VERB_AUTH_PARAM,
          "MAIL FROM:<address> [parameters]"),
     VERB("RCPT", smtp_cmd_rcpt, rcpt, SMTP_RCPT_LINE_MAX, 0,
          "RCPT TO:<address>"),
     VERB("DATA", smtp_cmd_data, data, SMTP_LINE_MAX, VERB_NO_ARGS, "DATA"),
     VERB("RSET", smtp_cmd_rset, rset, SMTP_LINE_MAX,
-         VERB_BEFORE_TLS | VERB_NO_ARGS, "RSET"),
-    VERB("NOOP", smtp_cmd_noop, noop, SMTP_LINE_MAX, VERB_BEFORE_TLS, "NOOP"),
+         VERB_BEFORE_TLS | VERB_BEFORE_AUTH | VERB_NO_ARGS, "RSET"),
+    VERB("NOOP", smtp_cmd_noop, noop, SMTP_LINE_MAX,
+         VERB_BEFORE_TLS | VERB_BEFORE_AUTH, "NOOP"),
     /* RFC 5321 4.1.1.10 wants no argument; closing anyway is kinder. */
-    VERB("QUIT", smtp_cmd_quit, quit, SMTP_LINE_MAX, VERB_BEFORE_TLS,
-         "QUIT"),
+    VERB("QUIT", smtp_cmd_quit, quit, SMTP_LINE_MAX,
+         VERB_BEFORE_TLS | VERB_BEFORE_AUTH, "QUIT"),
     VERB("VRFY", smtp_cmd_vrfy, vrfy, SMTP_LINE_MAX, VERB_NEEDS_ARG,
          "VRFY address"),
-    VERB("HELP", smtp_cmd_help, help, SMTP_LINE_MAX, VERB_BEFORE_TLS,
-         "HELP"),
+    VERB("HELP", smtp_cmd_help, help, SMTP_LINE_MAX,
+         VERB_BEFORE_TLS | VERB_BEFORE_AUTH, "HELP"),
     VERB("STARTTLS", smtp_cmd_starttls, starttls, SMTP_LINE_MAX,
-         VERB_BEFORE_TLS | VERB_NO_ARGS, "STARTTLS"),
-    VERB("AUTH", smtp_cmd_auth, auth, SMTP_LINE_MAX, 0,
+         VERB_BEFORE_TLS | VERB_BEFORE_AUTH | VERB_NO_ARGS, "STARTTLS"),
+    /* Not before TLS: 530 where TLS is required, else 538 (handler). */
+    VERB("AUTH", smtp_cmd_auth, auth, SMTP_AUTH_LINE_MAX,
+         VERB_BEFORE_AUTH | VERB_NEEDS_ARG,
          "AUTH mechanism [initial-response]"),
 };
 /* clang-format on */
@@ -611,6 +975,14 @@ verb_count(struct smtp_server *s, const struct smtp_verb *v)
     (*c)++;
 }
 
+static size_t
+verb_line_max(const struct smtp_server *s, const struct smtp_verb *v)
+{
+    if ((v->flags & VERB_AUTH_PARAM) && session_auth_enabled(s))
+        return v->line_max + SMTP_AUTH_PARAM_MAX;
+    return v->line_max;
+}
+
 /* The checks every verb shares, in order; SMTP_REPLY_OK when the handler
  * may run. raw_len is the line length with its end of line. */
 static enum smtp_reply_id
@@ -620,31 +992,40 @@ verb_admit(const struct smtp_server *s, const struct smtp_verb *v,
     if (v == NULL)
         return raw_len > SMTP_LINE_MAX ? SMTP_REPLY_LINE_TOO_LONG
                                        : SMTP_REPLY_UNKNOWN_COMMAND;
-    if (raw_len > v->line_max)
+    if (raw_len > verb_line_max(s, v))
         return SMTP_REPLY_LINE_TOO_LONG;
     /* RFC 3207 4: on a listener that requires TLS, no mail before it. */
     if (s->params->tls_mode == SMTP_TLS_REQUIRED && !s->tls &&
         !(v->flags & VERB_BEFORE_TLS))
         return SMTP_REPLY_MUST_STARTTLS;
+    /* RFC 4954 6: 530 where policy requires AUTH and none is in force. */
+    if (s->params->auth_mode == SMTP_AUTH_MODE_REQUIRED &&
+        s->auth_user == NULL && !(v->flags & VERB_BEFORE_AUTH))
+        return SMTP_REPLY_AUTH_REQUIRED;
     if (((v->flags & VERB_NO_ARGS) && arg_len > 0) ||
         ((v->flags & VERB_NEEDS_ARG) && arg_len == 0))
         return SMTP_REPLY_SYNTAX;
     return SMTP_REPLY_OK;
 }
 
-/* One command line: len octets ending in LF, at most SMTP_CMD_BUF_MAX. */
+/* One line: raw_len octets ending in LF, at most SMTP_CMD_BUF_MAX. A
+ * command, or a response inside an AUTH exchange. */
 static void
 session_line(struct smtp_server *s, const char *line, size_t raw_len,
              struct buf *out)
 {
     size_t len = raw_len - 1; /* the LF; a bare LF ends lines too */
 
-    s->counts.total++;
-    session_set_verb(s, line, raw_len);
     if (len > 0 && line[len - 1] == '\r')
         len--;
     while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
         len--;
+    if (s->auth_pending) {
+        auth_response(s, line, len, out);
+        return;
+    }
+    s->counts.total++;
+    session_set_verb(s, line, raw_len);
     size_t vlen = 0;
     while (vlen < len && line[vlen] != ' ')
         vlen++;
@@ -663,12 +1044,55 @@ session_line(struct smtp_server *s, const char *line, size_t raw_len,
         v->handler(s, line + a, len - a, out);
 }
 
-/* A line that passed SMTP_CMD_BUF_MAX: its bytes are gone, answer now. */
+/* A line that passed its limit while buffered: its bytes are gone,
+ * answer now. */
 static void
 session_line_too_long(struct smtp_server *s, struct buf *out)
 {
+    if (s->auth_pending) {
+        /* RFC 4954 4: a response longer than our buffer fails the AUTH
+         * command with 500 (5.5.6, RFC 4954 6). */
+        auth_reset(s);
+        session_reply(s, out, SMTP_REPLY_AUTH_LINE_TOO_LONG);
+        return;
+    }
     s->counts.total++;
     session_reply(s, out, SMTP_REPLY_LINE_TOO_LONG);
+}
+
+/* The most octets to buffer for the line being read, given its first
+ * bytes (already buffered, then p): only an AUTH command or a response
+ * inside an exchange may be long (RFC 4954 4). Any limit here is at least
+ * SMTP_MAIL_LINE_MAX, so a line cut before its fifth byte is never near
+ * one: the answer does not depend on how the input was split. */
+static size_t
+session_line_max(const struct smtp_server *s, const char *p, size_t n)
+{
+    char head[5];
+    size_t h = 0;
+
+    if (s->auth_pending)
+        return SMTP_AUTH_LINE_MAX;
+    for (size_t i = 0; i < s->line.len && h < sizeof(head); i++)
+        head[h++] = s->line.data[i];
+    for (size_t i = 0; i < n && h < sizeof(head); i++)
+        head[h++] = p[i];
+    if (h == sizeof(head) && strncasecmp(head, "AUTH ", sizeof(head)) == 0)
+        return SMTP_AUTH_LINE_MAX;
+    return SMTP_MAIL_LINE_MAX +
+           (session_auth_enabled(s) ? SMTP_AUTH_PARAM_MAX : 0);
+}
+
+/* Name the line being dropped for the log: never a response inside an
+ * AUTH exchange, which holds credentials. */
+static void
+session_set_verb_dropped(struct smtp_server *s, const char *p, size_t n)
+{
+    if (s->auth_pending)
+        snprintf(s->verb, sizeof(s->verb), "AUTH");
+    else
+        session_set_verb(s, s->line.len ? s->line.data : p,
+                         s->line.len ? s->line.len : n);
 }
 
 /* Take command-line bytes up to and including the next LF. Returns how
@@ -687,10 +1111,9 @@ session_feed_line(struct smtp_server *s, const char *p, size_t n,
         }
         return take;
     }
-    if (s->line.len + take > SMTP_CMD_BUF_MAX) {
+    if (s->line.len + take > session_line_max(s, p, take)) {
         /* RFC 5321 4.5.3.1.4: drop the line up to its LF, then 500. */
-        session_set_verb(s, s->line.len ? s->line.data : p,
-                         s->line.len ? s->line.len : take);
+        session_set_verb_dropped(s, p, take);
         buf_free(&s->line);
         if (lf)
             session_line_too_long(s, out);
@@ -815,6 +1238,7 @@ smtp_server_free(struct smtp_server *s)
     if (s == NULL)
         return;
     txn_reset(s);
+    auth_reset(s);
     buf_free(&s->line);
     free(s);
 }
@@ -865,18 +1289,6 @@ smtp_server_tls_started(struct smtp_server *s)
     s->tls = true;
     if (s->phase == PHASE_TLS_PENDING)
         s->phase = PHASE_COMMAND;
-}
-
-/* End the session with a 421 reply (RFC 5321 3.8). */
-static enum smtp_server_action
-session_close_421(struct smtp_server *s, struct buf *out, enum smtp_reply_id id)
-{
-    if (s->phase != PHASE_CLOSED) {
-        txn_reset(s);
-        smtp_reply_put(out, id, s->params->hostname);
-        s->phase = PHASE_CLOSED;
-    }
-    return SMTP_ACTION_CLOSE;
 }
 
 enum smtp_server_action

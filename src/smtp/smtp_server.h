@@ -8,7 +8,8 @@
  *
  * Extensions: PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
  * ENHANCEDSTATUSCODES (RFC 2034/3463), STARTTLS (RFC 3207), SMTPUTF8
- * (RFC 6531). Trust boundary: every byte fed in comes from the network.
+ * (RFC 6531), AUTH (RFC 4954; the SASL work is the driver's, through the
+ * auth hooks). Trust boundary: every byte fed in comes from the network.
  */
 #ifndef TLSMTA_SMTP_SERVER_H
 #define TLSMTA_SMTP_SERVER_H
@@ -136,13 +137,20 @@ struct smtp_server_hooks {
 
     /* Space-separated mechanisms for the EHLO AUTH keyword ("PLAIN
      * LOGIN"), or NULL/"" for none (then AUTH is not advertised and gets
-     * 503 5.5.1). Asked only once TLS is active. */
+     * 503 5.5.1). Asked only once TLS is active, at each EHLO and AUTH
+     * (and MAIL with AUTH=); AUTH for a mechanism not in the list gets
+     * 504 5.5.4 without reaching auth_start. Names are SASL mechanism
+     * names (RFC 4422 3.1), sent as they are in the EHLO reply. With
+     * auth_mode not OFF, a NULL auth_mechanisms, auth_start, auth_step,
+     * auth_abort or auth_failed means no AUTH either. */
     const char *(*auth_mechanisms)(void *ctx);
     /* Start an exchange with mech (upper-cased as sent). has_initial is
      * false when the command had no initial response; "=" gives
      * has_initial true with initial_len 0. initial is already decoded
      * from base64. On CONTINUE, challenge holds the raw bytes to send in
-     * the 334 (the session encodes them); on OK, user holds the login. */
+     * the 334 (the session encodes them, at most 9210 octets: challenge
+     * is bounded so); on OK, user holds the login (NUL-terminated; the
+     * session copies it), on FAIL the login if known. user_size is 256. */
     enum smtp_auth_status (*auth_start)(void *ctx, const char *mech,
                                         const char *initial,
                                         size_t initial_len, bool has_initial,
@@ -157,11 +165,13 @@ struct smtp_server_hooks {
     void (*auth_abort)(void *ctx);
     /* An exchange ended in FAIL (user may be "" if unknown). Returns true
      * if the client may try again (535 goes out), false to answer 421
-     * 4.7.0 and close (too many failures from this client address). */
+     * 4.7.0 and close (too many failures from this client address). The
+     * session logs no line of its own for a 535: log it here. */
     bool (*auth_failed)(void *ctx, const char *user);
-    /* MAIL from an authenticated client: may this login use this
-     * reverse-path? false answers 553 5.7.1 (Postfix
-     * reject_sender_login_mismatch). NULL means always. */
+    /* MAIL from an authenticated client: may this login (sv->auth_user)
+     * use this reverse-path (local "" for the null path <>)? false
+     * answers 553 5.7.1 (Postfix reject_sender_login_mismatch). NULL
+     * means always. */
     bool (*sender_allowed)(void *ctx, const struct smtp_session_view *sv,
                            const struct smtp_address *sender);
 };

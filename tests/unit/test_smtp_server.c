@@ -1,7 +1,8 @@
 /*
  * test_smtp_server.c -- the SMTP server session: transcripts (client bytes
  * in, exact server bytes out) for every reply, pipelining split at every
- * byte boundary, STARTTLS, limits. Hooks are in-memory.
+ * byte boundary, STARTTLS, AUTH (RFC 4954), limits. Hooks are in-memory;
+ * the AUTH hooks play PLAIN and LOGIN for alice/secret.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +34,20 @@ struct mock {
     bool begin_fail;
     bool write_fail, write_nospace;
     enum smtp_store_result commit_result;
+    /* AUTH */
+    const char *mechs;          /* auth_mechanisms answer */
+    unsigned mech_asks;         /* auth_mechanisms calls */
+    bool exchange;              /* an exchange is open in the "library" */
+    char mech[24];              /* its mechanism */
+    bool login_have_user;       /* LOGIN: the user name has come */
+    char login_user[64];        /* LOGIN: that name */
+    bool initial_given;         /* auth_start has_initial */
+    size_t initial_len;         /* auth_start initial_len */
+    unsigned auth_failures;     /* auth_failed calls */
+    unsigned failure_limit;     /* auth_failed says false at this many;
+                                   0: never */
+    bool view_auth;             /* view.authenticated at msg_begin */
+    char view_user[64];         /* view.auth_user at msg_begin */
 };
 
 static enum smtp_rcpt_verdict
@@ -71,6 +86,9 @@ mock_msg_begin(void *ctx, const struct smtp_session_view *sv,
                  i ? " " : "", t->rcpts[i].local, t->rcpts[i].domain);
     }
     snprintf(m->helo, sizeof(m->helo), "%s", sv->helo_name);
+    m->view_auth = sv->authenticated;
+    snprintf(m->view_user, sizeof(m->view_user), "%s",
+             sv->auth_user ? sv->auth_user : "(null)");
     m->view_tls = sv->tls;
     m->view_esmtp = sv->esmtp;
     m->body_8bitmime = t->body_8bitmime;
@@ -113,6 +131,130 @@ mock_msg_abort(void *ctx)
     m->aborts++;
 }
 
+/* ---- in-memory AUTH: PLAIN and LOGIN for alice/secret ------------------*/
+
+static const char *
+mock_auth_mechanisms(void *ctx)
+{
+    struct mock *m = ctx;
+    m->mech_asks++;
+    return m->mechs;
+}
+
+/* PLAIN (RFC 4616): authzid NUL authcid NUL passwd. */
+static enum smtp_auth_status
+mock_plain(const char *msg, size_t len, char *user, size_t user_size)
+{
+    const char *a = memchr(msg, '\0', len);
+    const char *b = a ? memchr(a + 1, '\0', len - (size_t)(a + 1 - msg)) : NULL;
+    if (b == NULL)
+        return SMTP_AUTH_FAIL;
+    snprintf(user, user_size, "%.*s", (int)(b - a - 1), a + 1);
+    size_t plen = len - (size_t)(b + 1 - msg);
+    return strcmp(user, "alice") == 0 && plen == 6 &&
+                   memcmp(b + 1, "secret", 6) == 0
+               ? SMTP_AUTH_OK
+               : SMTP_AUTH_FAIL;
+}
+
+static enum smtp_auth_status
+mock_challenge(struct mock *m, struct buf *challenge, const char *text)
+{
+    m->exchange = true;
+    assert_int_equal(buf_puts(challenge, text), 0);
+    return SMTP_AUTH_CONTINUE;
+}
+
+/* LOGIN: "Username:", then "Password:" (the draft-murchison-sasl-login
+ * prompts every client expects). */
+static enum smtp_auth_status
+mock_login(struct mock *m, const char *r, size_t len, struct buf *challenge,
+           char *user, size_t user_size)
+{
+    if (!m->login_have_user) {
+        snprintf(m->login_user, sizeof(m->login_user), "%.*s", (int)len, r);
+        m->login_have_user = true;
+        return mock_challenge(m, challenge, "Password:");
+    }
+    snprintf(user, user_size, "%s", m->login_user);
+    m->exchange = false;
+    return strcmp(user, "alice") == 0 && len == 6 &&
+                   memcmp(r, "secret", 6) == 0
+               ? SMTP_AUTH_OK
+               : SMTP_AUTH_FAIL;
+}
+
+static enum smtp_auth_status
+mock_auth_start(void *ctx, const char *mech, const char *initial,
+                size_t initial_len, bool has_initial, struct buf *challenge,
+                char *user, size_t user_size)
+{
+    struct mock *m = ctx;
+    assert_false(m->exchange); /* the session ended the last one */
+    assert_int_equal(user_size, 256);
+    buf_printf(&m->log, "start(%s%s) ", mech, has_initial ? ",ir" : "");
+    snprintf(m->mech, sizeof(m->mech), "%s", mech);
+    m->initial_given = has_initial;
+    m->initial_len = initial_len;
+    m->login_have_user = false;
+    if (strcmp(mech, "PLAIN") == 0 && has_initial && initial_len > 0)
+        return mock_plain(initial, initial_len, user, user_size);
+    if (strcmp(mech, "PLAIN") == 0)
+        return mock_challenge(m, challenge, "");
+    if (strcmp(mech, "LOGIN") == 0 && has_initial && initial_len > 0)
+        return mock_login(m, initial, initial_len, challenge, user,
+                          user_size);
+    if (strcmp(mech, "LOGIN") == 0)
+        return mock_challenge(m, challenge, "Username:");
+    if (strcmp(mech, "BINARY") == 0)
+        return mock_challenge(m, challenge, "\377\001");
+    if (strcmp(mech, "TEMP") == 0)
+        return SMTP_AUTH_TEMPFAIL;
+    return SMTP_AUTH_NO_MECH;
+}
+
+static enum smtp_auth_status
+mock_auth_step(void *ctx, const char *response, size_t len,
+               struct buf *challenge, char *user, size_t user_size)
+{
+    struct mock *m = ctx;
+    assert_true(m->exchange);
+    buf_puts(&m->log, "step ");
+    m->exchange = false;
+    if (strcmp(m->mech, "LOGIN") == 0)
+        return mock_login(m, response, len, challenge, user, user_size);
+    return mock_plain(response, len, user, user_size);
+}
+
+static void
+mock_auth_abort(void *ctx)
+{
+    struct mock *m = ctx;
+    assert_true(m->exchange);
+    m->exchange = false;
+    buf_puts(&m->log, "auth_abort ");
+}
+
+static bool
+mock_auth_failed(void *ctx, const char *user)
+{
+    struct mock *m = ctx;
+    buf_printf(&m->log, "failed(%s) ", user);
+    m->auth_failures++;
+    return m->failure_limit == 0 || m->auth_failures < m->failure_limit;
+}
+
+/* alice may send as alice@ any domain, and as the null path. */
+static bool
+mock_sender_allowed(void *ctx, const struct smtp_session_view *sv,
+                    const struct smtp_address *sender)
+{
+    struct mock *m = ctx;
+    assert_true(sv->authenticated);
+    buf_printf(&m->log, "sender(%s) ", sv->auth_user);
+    return sender->local[0] == '\0' || strcmp(sender->local, sv->auth_user) == 0;
+}
+
 /* ---- a session under test ----------------------------------------------*/
 
 struct t {
@@ -128,9 +270,21 @@ static void
 t_start(struct t *t)
 {
     t->hooks = (struct smtp_server_hooks){
-        &t->m, mock_rcpt_check, mock_msg_begin, mock_msg_write,
-        mock_msg_commit, mock_msg_abort,
+        .ctx = &t->m,
+        .rcpt_check = mock_rcpt_check,
+        .msg_begin = mock_msg_begin,
+        .msg_write = mock_msg_write,
+        .msg_commit = mock_msg_commit,
+        .msg_abort = mock_msg_abort,
+        .auth_mechanisms = mock_auth_mechanisms,
+        .auth_start = mock_auth_start,
+        .auth_step = mock_auth_step,
+        .auth_abort = mock_auth_abort,
+        .auth_failed = mock_auth_failed,
+        .sender_allowed = mock_sender_allowed,
     };
+    if (t->m.mechs == NULL)
+        t->m.mechs = "PLAIN LOGIN";
     buf_init(&t->m.content, 0);
     buf_init(&t->m.log, 0);
     buf_init(&t->out, 0);
@@ -222,7 +376,10 @@ t_expect(struct t *t, const char *in, const char *want)
 #define NEED_HELO "503 5.5.1 Error: send HELO/EHLO first\r\n"
 #define MUST_TLS "530 5.7.0 Must issue a STARTTLS command first\r\n"
 #define BAD_PARAM "501 5.5.4 Error: bad parameter value\r\n"
+/* MAIL with the AUTH= allowance of RFC 4954 3: 564 + 500 octets. */
+#define SMTP_TEST_MAIL_AUTH_MAX 1064
 #define UNSUPP_PARAM "555 5.5.4 Unsupported MAIL/RCPT parameter\r\n"
+#define AUTH_OFF "503 5.5.1 Error: authentication not enabled\r\n"
 
 /* EHLO, MAIL and RCPT accepted. */
 static void
@@ -394,8 +551,7 @@ test_unknown_and_sequence(void **state)
     t_expect(t, "RCPT TO:<u@elsewhere.example>\r\nDATA\r\n",
              "554 5.7.1 Relay access denied\r\n"
              "554 5.5.1 Error: no valid recipients\r\n");
-    t_expect(t, "AUTH PLAIN AGFiYwB4\r\n",
-             "502 5.5.1 Error: command not implemented\r\n");
+    t_expect(t, "AUTH PLAIN AGFiYwB4\r\n", AUTH_OFF);
     assert_int_equal(smtp_server_counts(t->s)->unknown, 4);
     assert_int_equal(smtp_server_counts(t->s)->errors, 11);
     t_free(t);
@@ -897,8 +1053,8 @@ test_tls_required(void **state)
     smtp_server_tls_started(t->s);
     t_expect(t, "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\n",
              EHLO_REPLY_NO_TLS SENDER_OK);
-    t_expect(t, "AUTH PLAIN\r\n",
-             "502 5.5.1 Error: command not implemented\r\n");
+    /* auth_mode OFF: AUTH is not offered, even after TLS. */
+    t_expect(t, "AUTH PLAIN\r\n", AUTH_OFF);
     t_free(t);
 }
 
@@ -960,6 +1116,446 @@ test_free_inside_data_aborts(void **state)
     t_free(t);
 }
 
+/* ---- AUTH (RFC 4954) ---------------------------------------------------*/
+
+#define EHLO_REPLY_AUTH                                                     \
+    "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10000\r\n"            \
+    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN\r\n"   \
+    "250 SMTPUTF8\r\n"
+#define AUTH_OK "235 2.7.0 Authentication successful\r\n"
+#define AUTH_BAD64 "501 5.5.2 Invalid base64 data\r\n"
+#define AUTH_ABORTED "501 5.7.0 Authentication aborted\r\n"
+#define AUTH_INVALID "535 5.7.8 Authentication credentials invalid\r\n"
+#define AUTH_NEED_TLS                                                       \
+    "538 5.7.11 Encryption required for requested authentication "         \
+    "mechanism\r\n"
+#define AUTH_NO_MECH "504 5.5.4 Unrecognized authentication type\r\n"
+#define AUTH_REQUIRED "530 5.7.0 Authentication required\r\n"
+#define AUTH_TOO_MANY                                                       \
+    "421 4.7.0 mx.example.org Too many failed authentication attempts\r\n"
+#define AUTH_SYNTAX "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n"
+#define PLAIN_ALICE "AGFsaWNlAHNlY3JldA=="  /* \0alice\0secret */
+#define PLAIN_WRONG "AGFsaWNlAHdyb25n"      /* \0alice\0wrong */
+#define PLAIN_BOB "AGJvYgBzZWNyZXQ="        /* \0bob\0secret */
+#define B64_ALICE "YWxpY2U="
+#define B64_SECRET "c2VjcmV0"
+#define C_USERNAME "334 VXNlcm5hbWU6\r\n"   /* "Username:" */
+#define C_PASSWORD "334 UGFzc3dvcmQ6\r\n"   /* "Password:" */
+
+/* A session on implicit TLS with AUTH in mode, EHLO done. */
+static struct t *
+t_new_auth(enum smtp_auth_mode mode)
+{
+    struct t *t = t_new_mode(SMTP_TLS_IMPLICIT);
+    t->params.auth_mode = mode;
+    t_restart(t);
+    smtp_server_tls_started(t->s);
+    t_expect(t, "EHLO c.example\r\n", EHLO_REPLY_AUTH);
+    return t;
+}
+
+static void
+test_auth_advertised_after_tls_only(void **state)
+{
+    (void)state;
+    struct t *t = t_new();
+    t->params.auth_mode = SMTP_AUTH_MODE_OPTIONAL;
+    t_restart(t);
+    /* Before TLS: not in EHLO, 538 for AUTH, the hooks not even asked. */
+    t_expect(t, "EHLO c.example\r\n", EHLO_REPLY_TLS);
+    t_expect(t, "AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_NEED_TLS);
+    assert_int_equal(t->m.mech_asks, 0);
+    assert_int_equal(t_feed(t, "STARTTLS\r\n", 10), 10);
+    buf_reset(&t->out);
+    smtp_server_tls_started(t->s);
+    t_expect(t, "EHLO c.example\r\n", EHLO_REPLY_AUTH);
+    t_expect(t, "AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+
+    /* A listener without TLS at all: 538 too. */
+    t->params.tls_mode = SMTP_TLS_NONE;
+    t_restart(t);
+    t_expect(t, "EHLO c.example\r\n", EHLO_REPLY_NO_TLS);
+    t_expect(t, "AUTH LOGIN\r\n", AUTH_NEED_TLS);
+    /* Where TLS is required, the STARTTLS 530 comes first. */
+    t->params.tls_mode = SMTP_TLS_REQUIRED;
+    t_restart(t);
+    t_expect(t, "EHLO c.example\r\nAUTH LOGIN\r\n", EHLO_REPLY_TLS MUST_TLS);
+    assert_int_equal(t->m.mech_asks, 0);
+
+    /* Mode OFF: never offered, even on TLS. */
+    t->params.tls_mode = SMTP_TLS_IMPLICIT;
+    t->params.auth_mode = SMTP_AUTH_MODE_OFF;
+    t_restart(t);
+    smtp_server_tls_started(t->s);
+    t_expect(t, "EHLO c.example\r\nAUTH PLAIN " PLAIN_ALICE "\r\n",
+             EHLO_REPLY_NO_TLS AUTH_OFF);
+    assert_int_equal(t->m.mech_asks, 0);
+    /* No mechanism to offer: neither. */
+    t->params.auth_mode = SMTP_AUTH_MODE_OPTIONAL;
+    t_restart(t);
+    smtp_server_tls_started(t->s);
+    t->m.mechs = "";
+    t_expect(t, "EHLO c.example\r\nAUTH PLAIN " PLAIN_ALICE "\r\n",
+             EHLO_REPLY_NO_TLS AUTH_OFF);
+    t_free(t);
+}
+
+static void
+test_auth_plain(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    /* RFC 4954 4.1: initial response, one round trip. */
+    t_expect(t, "AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    assert_true(t->m.initial_given);
+    assert_int_equal(t->m.initial_len, 13);
+    assert_string_equal(t->m.log.data, "start(PLAIN,ir) ");
+    /* The hooks see the login; RSET keeps it. */
+    t_expect(t, "RSET\r\n", OK);
+    t_expect(t, "MAIL FROM:<alice@example.org>\r\nRCPT TO:<u@example.org>\r\n"
+                "DATA\r\n.\r\n",
+             SENDER_OK RCPT_OK GO "250 2.0.0 Ok: queued as Q1\r\n");
+    assert_true(t->m.view_auth);
+    assert_string_equal(t->m.view_user, "alice");
+    assert_int_equal(smtp_server_counts(t->s)->auth, 1);
+    assert_int_equal(smtp_server_counts(t->s)->errors, 0);
+    t_free(t);
+
+    /* "=": present but empty (RFC 4954 4), then "334 " and the response. */
+    t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    t_expect(t, "AUTH PLAIN =\r\n", "334 \r\n");
+    assert_true(t->m.initial_given);
+    assert_int_equal(t->m.initial_len, 0);
+    t_expect(t, PLAIN_ALICE "\r\n", AUTH_OK);
+    assert_string_equal(t->m.log.data, "start(PLAIN,ir) step ");
+    t_free(t);
+
+    /* No initial response at all; mechanism name in lower case. */
+    t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    t_expect(t, "auth plain\r\n", "334 \r\n");
+    assert_false(t->m.initial_given);
+    t_expect(t, PLAIN_ALICE "\r\n", AUTH_OK);
+    assert_string_equal(t->m.log.data, "start(PLAIN) step ");
+    t_free(t);
+}
+
+static void
+test_auth_login(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    /* The challenges are the hook's bytes, base64-encoded by the session. */
+    t_expect(t, "AUTH LOGIN\r\n", C_USERNAME);
+    t_expect(t, B64_ALICE "\r\n", C_PASSWORD);
+    t_expect(t, B64_SECRET "\r\n", AUTH_OK);
+    assert_string_equal(t->m.log.data, "start(LOGIN) step step ");
+    t_free(t);
+
+    /* The user name as initial response; bare LF line ends. */
+    t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    t_expect(t, "AUTH LOGIN " B64_ALICE "\n", C_PASSWORD);
+    t_expect(t, B64_SECRET "\n", AUTH_OK);
+    t_free(t);
+
+    /* Binary challenge bytes. */
+    t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    t->m.mechs = "PLAIN LOGIN BINARY";
+    t_expect(t, "AUTH BINARY\r\n", "334 /wE=\r\n");
+    t_expect(t, "*\r\n", AUTH_ABORTED);
+    t_free(t);
+}
+
+static void
+test_auth_cancel_and_retry(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    /* RFC 4954 4: "*" cancels with 501; the session is clean after. */
+    t_expect(t, "AUTH LOGIN\r\n", C_USERNAME);
+    t_expect(t, "*\r\n", AUTH_ABORTED);
+    t_expect(t, "AUTH LOGIN\r\n" B64_ALICE "\r\n*\r\n",
+             C_USERNAME C_PASSWORD AUTH_ABORTED);
+    /* Wrong password: 535, the driver told; then another mechanism. */
+    t_expect(t, "AUTH PLAIN " PLAIN_WRONG "\r\n", AUTH_INVALID);
+    t_expect(t, "AUTH LOGIN\r\n" B64_ALICE "\r\nd3Jvbmc=\r\n",
+             C_USERNAME C_PASSWORD AUTH_INVALID);
+    t_expect(t, "AUTH LOGIN\r\n" B64_ALICE "\r\n" B64_SECRET "\r\n",
+             C_USERNAME C_PASSWORD AUTH_OK);
+    assert_string_equal(t->m.log.data,
+                        "start(LOGIN) auth_abort start(LOGIN) step "
+                        "auth_abort start(PLAIN,ir) failed(alice) "
+                        "start(LOGIN) step step failed(alice) "
+                        "start(LOGIN) step step ");
+    assert_int_equal(t->m.auth_failures, 2);
+    assert_int_equal(smtp_server_counts(t->s)->auth, 5);
+    /* Aborts and failures are client errors. */
+    assert_int_equal(smtp_server_counts(t->s)->errors, 4);
+    t_free(t);
+}
+
+static void
+test_auth_bad_base64(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    /* In the command: refused before the hooks see anything. */
+    static const char *const bad[] = {
+        "AUTH PLAIN AGFsaWNlAHNlY3JldA\r\n",   /* length */
+        "AUTH PLAIN AGFsaWNlAHNlY3JldA=A\r\n", /* "=" inside */
+        "AUTH PLAIN AGFsaWNl!HNlY3JldA==\r\n", /* character */
+        "AUTH PLAIN AGFsaWNlAHNlY3JldB==\r\n", /* bits under the padding */
+        "AUTH PLAIN ==\r\n",
+        "AUTH PLAIN ====\r\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        t_expect(t, bad[i], AUTH_BAD64);
+    assert_int_equal(t->m.log.len, 0);
+    /* In a response: the exchange is aborted. */
+    t_expect(t, "AUTH LOGIN\r\nYWxpY2U\r\n", C_USERNAME AUTH_BAD64);
+    static const char nul[] = "AUTH PLAIN\r\nAGFsaWNl\0AHNlY3JldA==\r\n";
+    assert_int_equal(t_feed(t, nul, sizeof(nul) - 1), sizeof(nul) - 1);
+    assert_string_equal(t->out.data, "334 \r\n" AUTH_BAD64);
+    buf_reset(&t->out);
+    assert_string_equal(t->m.log.data,
+                        "start(LOGIN) auth_abort start(PLAIN) auth_abort ");
+    /* A command pipelined where a response was due is taken as one. */
+    t_expect(t, "AUTH LOGIN\r\nMAIL FROM:<alice@example.org>\r\n",
+             C_USERNAME AUTH_BAD64);
+    t_expect(t, "AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    t_free(t);
+}
+
+static void
+test_auth_too_many_failures(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    t->m.failure_limit = 2;
+    t_expect(t, "AUTH PLAIN " PLAIN_WRONG "\r\n", AUTH_INVALID);
+    /* The driver says no more: 421 and close, the rest is not read. */
+    static const char in[] = "AUTH PLAIN " PLAIN_WRONG "\r\nNOOP\r\n";
+    size_t used = t_feed(t, in, sizeof(in) - 1);
+    assert_int_equal(used, sizeof(in) - 1 - 6);
+    assert_int_equal(t->action, SMTP_ACTION_CLOSE);
+    assert_string_equal(t->out.data, AUTH_TOO_MANY);
+    assert_string_equal(t->m.log.data, "start(PLAIN,ir) failed(alice) "
+                                       "start(PLAIN,ir) failed(alice) ");
+    t_free(t);
+
+    /* Also from inside a 334 exchange; the user may be unknown. */
+    t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    t->m.failure_limit = 1;
+    assert_int_equal(t_feed(t, "AUTH PLAIN\r\neA==\r\n", 18), 18);
+    assert_int_equal(t->action, SMTP_ACTION_CLOSE);
+    assert_string_equal(t->out.data, "334 \r\n" AUTH_TOO_MANY);
+    assert_string_equal(t->m.log.data, "start(PLAIN) step failed() ");
+    t_free(t);
+}
+
+static void
+test_auth_sequence(void **state)
+{
+    (void)state;
+    struct t *t = t_new_mode(SMTP_TLS_IMPLICIT);
+    t->params.auth_mode = SMTP_AUTH_MODE_OPTIONAL;
+    t_restart(t);
+    smtp_server_tls_started(t->s);
+    t_expect(t, "AUTH PLAIN " PLAIN_ALICE "\r\n", NEED_HELO);
+    t_expect(t, "HELO c.example\r\n", "250 mx.example.org\r\n");
+    t_expect(t, "AUTH\r\nAUTH PLAIN " PLAIN_ALICE " x\r\n",
+             AUTH_SYNTAX AUTH_SYNTAX);
+    /* RFC 4954 4: 504 for what we do not offer, bad names included;
+     * the hooks are not asked to start those. */
+    t->m.mechs = "PLAIN LOGIN NOPE TEMP";
+    t_expect(t, "AUTH CRAM-MD5\r\nAUTH PL@IN\r\n"
+                "AUTH ABCDEFGHIJKLMNOPQRSTU\r\nAUTH NOPE\r\nAUTH TEMP\r\n",
+             AUTH_NO_MECH AUTH_NO_MECH AUTH_NO_MECH AUTH_NO_MECH
+             "454 4.7.0 Temporary authentication failure\r\n");
+    assert_string_equal(t->m.log.data, "start(NOPE) start(TEMP) ");
+    /* RFC 4954 4: not inside a mail transaction. */
+    t_expect(t, "MAIL FROM:<a@b.example>\r\nAUTH PLAIN " PLAIN_ALICE "\r\n",
+             SENDER_OK "503 5.5.1 Error: MAIL transaction in progress\r\n");
+    t_expect(t, "RSET\r\nAUTH PLAIN " PLAIN_ALICE "\r\n", OK AUTH_OK);
+    /* RFC 4954 4: once only, 503; RSET and EHLO keep it. */
+    t->m.mechs = "PLAIN LOGIN";
+    t_expect(t, "RSET\r\nEHLO c.example\r\nAUTH LOGIN\r\n",
+             OK EHLO_REPLY_AUTH "503 5.5.1 Error: already authenticated\r\n");
+    t_free(t);
+}
+
+static void
+test_auth_required(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_REQUIRED);
+    /* RFC 4954 6: 530 for all but AUTH EHLO HELO NOOP RSET QUIT. */
+    t_expect(t, "MAIL FROM:<alice@example.org>\r\nRCPT TO:<u@example.org>\r\n"
+                "DATA\r\nVRFY u\r\nNOOP\r\nRSET\r\n",
+             AUTH_REQUIRED AUTH_REQUIRED AUTH_REQUIRED AUTH_REQUIRED OK OK);
+    t_expect(t, "AUTH PLAIN " PLAIN_WRONG "\r\nMAIL FROM:<alice@example.org>"
+                "\r\n",
+             AUTH_INVALID AUTH_REQUIRED);
+    t_expect(t, "AUTH PLAIN " PLAIN_ALICE "\r\nMAIL FROM:<alice@example.org>"
+                "\r\n",
+             AUTH_OK SENDER_OK);
+    t_free(t);
+
+    /* Before TLS where STARTTLS is required: that 530 first. */
+    t = t_new_mode(SMTP_TLS_REQUIRED);
+    t->params.auth_mode = SMTP_AUTH_MODE_REQUIRED;
+    t_restart(t);
+    t_expect(t, "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\n",
+             EHLO_REPLY_TLS MUST_TLS);
+    t_free(t);
+    /* Where STARTTLS is optional: no AUTH before it, no MAIL either. */
+    t = t_new_mode(SMTP_TLS_OPTIONAL);
+    t->params.auth_mode = SMTP_AUTH_MODE_REQUIRED;
+    t_restart(t);
+    t_expect(t, "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nAUTH LOGIN\r\n",
+             EHLO_REPLY_TLS AUTH_REQUIRED AUTH_NEED_TLS);
+    t_free(t);
+}
+
+static void
+test_auth_sender_login(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    /* Not authenticated: the login map is not consulted. */
+    t_expect(t, "MAIL FROM:<bob@example.org>\r\nRSET\r\n", SENDER_OK OK);
+    t_expect(t, "AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    t_expect(t, "MAIL FROM:<bob@example.org>\r\n",
+             "553 5.7.1 Sender address rejected: not owned by user alice"
+             "\r\n");
+    /* The refused MAIL opened no transaction. */
+    t_expect(t, "RCPT TO:<u@example.org>\r\n", NEED_MAIL);
+    t_expect(t, "MAIL FROM:<alice@example.org>\r\nRSET\r\nMAIL FROM:<>\r\n",
+             SENDER_OK OK SENDER_OK);
+    assert_string_equal(t->m.log.data, "start(PLAIN,ir) sender(alice) "
+                                       "sender(alice) sender(alice) ");
+    t_free(t);
+
+    /* No hook: any sender. */
+    t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    t->hooks.sender_allowed = NULL;
+    t_expect(t, "AUTH PLAIN " PLAIN_ALICE "\r\nMAIL FROM:<bob@example.org>"
+                "\r\n",
+             AUTH_OK SENDER_OK);
+    t_free(t);
+}
+
+static void
+test_auth_mail_parameter(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    /* RFC 4954 5: accepted even before AUTH; checked, then ignored. */
+    t_expect(t, "MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com\r\n"
+                "RSET\r\nMAIL FROM:<a@b.example> AUTH=<> SIZE=10\r\nRSET\r\n",
+             SENDER_OK OK SENDER_OK OK);
+    t_expect(t, "MAIL FROM:<a@b.example> AUTH=a+zz\r\n"
+                "MAIL FROM:<a@b.example> AUTH=a+4\r\n"
+                "MAIL FROM:<a@b.example> AUTH\r\n",
+             BAD_PARAM BAD_PARAM BAD_PARAM);
+    /* RFC 4954 3: it lengthens MAIL by 500 octets. */
+    char mail[1100];
+    static const char m1[] = "MAIL FROM:<a@b.example> AUTH=";
+    snprintf(mail, sizeof(mail), "%s%0*d\r\n", m1,
+             (int)(SMTP_TEST_MAIL_AUTH_MAX - strlen(m1) - 2), 0);
+    assert_int_equal(strlen(mail), SMTP_TEST_MAIL_AUTH_MAX);
+    t_expect(t, mail, SENDER_OK);
+    t_expect(t, "RSET\r\n", OK);
+    snprintf(mail, sizeof(mail), "%s%0*d\r\n", m1,
+             (int)(SMTP_TEST_MAIL_AUTH_MAX - strlen(m1) - 1), 0);
+    t_expect(t, mail, TOO_LONG);
+    t_free(t);
+
+    /* Where AUTH is not offered, AUTH= is as unknown as ever. */
+    t = t_new();
+    t_expect(t, "EHLO c.example\r\nMAIL FROM:<a@b.example> AUTH=<>\r\n",
+             EHLO_REPLY_TLS UNSUPP_PARAM);
+    t_free(t);
+}
+
+/* "AUTH PLAIN" and spaces up to a line of total octets, CRLF included,
+ * ending in a base64 text of b64_len characters ("AAAA..."). */
+static char *
+auth_line(size_t total, size_t b64_len)
+{
+    char *l = malloc(total + 1);
+    assert_non_null(l);
+    assert_true(total >= b64_len + 13);
+    memset(l, ' ', total);
+    memcpy(l, "AUTH PLAIN", 10);
+    memset(l + total - 2 - b64_len, 'A', b64_len);
+    memcpy(l + total - 2, "\r\n", 3);
+    return l;
+}
+
+static void
+test_auth_long_lines(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    /* RFC 4954 4: up to 12288 octets for AUTH, with its CRLF. */
+    char *l = auth_line(8000, 7984);
+    t_expect(t, l, AUTH_INVALID);
+    assert_int_equal(t->m.initial_len, 7984 / 4 * 3);
+    free(l);
+    l = auth_line(12288, 12272);
+    t_expect(t, l, AUTH_INVALID);
+    free(l);
+    l = auth_line(12289, 12272);
+    t_expect(t, l, TOO_LONG);
+    free(l);
+    /* Far too long, in pieces: one reply, then business as usual. */
+    l = auth_line(100000, 99980);
+    assert_int_equal(t_feed(t, l, 5000), 5000);
+    assert_int_equal(t_feed(t, l + 5000, 100000 - 5000), 100000 - 5000);
+    assert_string_equal(t->out.data, TOO_LONG);
+    buf_reset(&t->out);
+    free(l);
+    /* Other commands keep their limits. */
+    l = long_line("NOOP ", 513, "\r\n");
+    t_expect(t, l, TOO_LONG);
+    free(l);
+
+    /* Responses inside an exchange: up to 12288 too, then 500 5.5.6. */
+    char *r = malloc(12290);
+    assert_non_null(r);
+    memset(r, 'A', 12284); /* trailing blanks do not count as base64 */
+    memcpy(r + 12284, "  \r\n", 5);
+    t_expect(t, "AUTH PLAIN\r\n", "334 \r\n");
+    t_expect(t, r, AUTH_INVALID);
+    memset(r, 'A', 12285);
+    memcpy(r + 12285, "  \r\n", 5);
+    t_expect(t, "AUTH PLAIN\r\n", "334 \r\n");
+    t_expect(t, r, "500 5.5.6 Authentication Exchange line is too long\r\n");
+    assert_false(t->m.exchange);
+    free(r);
+    t_expect(t, "AUTH PLAIN " PLAIN_ALICE "\r\n", AUTH_OK);
+    t_free(t);
+}
+
+static void
+test_auth_end_inside_exchange(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    t_expect(t, "AUTH LOGIN\r\n", C_USERNAME);
+    smtp_server_free(t->s);
+    t->s = NULL;
+    assert_string_equal(t->m.log.data, "start(LOGIN) auth_abort ");
+    t_free(t);
+
+    t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    t_expect(t, "AUTH LOGIN\r\n" B64_ALICE "\r\n", C_USERNAME C_PASSWORD);
+    assert_int_equal(smtp_server_timeout(t->s, &t->out), SMTP_ACTION_CLOSE);
+    assert_false(t->m.exchange);
+    assert_string_equal(t->m.log.data, "start(LOGIN) step auth_abort ");
+    t_free(t);
+}
+
 /* ---- split anywhere ----------------------------------------------------*/
 
 /* Everything a run produced, to compare runs. */
@@ -981,6 +1577,8 @@ run_pieces(const struct smtp_server_params *params, const char *in,
     assert_non_null(t);
     t->params = *params;
     t_start(t);
+    if (params->tls_mode == SMTP_TLS_IMPLICIT)
+        smtp_server_tls_started(t->s);
     size_t pos = 0;
     o->action = SMTP_ACTION_NONE;
     for (size_t i = 0; i <= ncuts && o->action == SMTP_ACTION_NONE; i++) {
@@ -1048,6 +1646,22 @@ static const struct transcript split_transcripts[] = {
     "NO\0OP\r\nRSET\r\nSTARTTLS\r\nNOOP\r\n"),
 };
 
+/* AUTH exchanges pipelined with commands, for a session on TLS. */
+static const struct transcript split_auth_transcripts[] = {
+    TRANSCRIPT(
+    "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nAUTH LOGIN\r\nRSET\r\n"
+    "AUTH LOGIN\r\nYWxpY2U=\r\n*\r\nAUTH LOGIN\r\nYWxpY2U\r\nAUTH PLAIN\r\n"
+    PLAIN_WRONG "\r\nAUTH LOGIN YWxpY2U=\nc2VjcmV0  \r\nAUTH PLAIN =\r\n"
+    "MAIL FROM:<bob@example.org>\r\n"
+    "MAIL FROM:<alice@example.org> AUTH=<>\r\nRCPT TO:<u@example.org>\r\n"
+    "DATA\r\nhi\r\n.\r\nAUTH PLAIN " PLAIN_ALICE "\r\nQUIT\r\nNOOP\r\n"),
+
+    TRANSCRIPT(
+    "EHLO c.example\r\nAUTH PLAIN\r\nAG\0FsaWNl\r\nAUTH PLAIN " PLAIN_ALICE
+    " \r\nMAIL FROM:<alice@example.org>\r\nRSET\r\nAUTH PLAIN =\r\n"
+    "STARTTLS\r\nNOOP\r\n"),
+};
+
 static void
 split_check(const struct smtp_server_params *params, const char *in,
             size_t len)
@@ -1098,6 +1712,27 @@ test_split_at_every_byte(void **state)
     split_check(&p, two, n + 6);
     free(two);
     free(l);
+
+    /* AUTH, on TLS, optional and required. */
+    p.tls_mode = SMTP_TLS_IMPLICIT;
+    n_tr = sizeof(split_auth_transcripts) / sizeof(split_auth_transcripts[0]);
+    for (int mode = 0; mode < 2; mode++) {
+        p.auth_mode = mode ? SMTP_AUTH_MODE_REQUIRED : SMTP_AUTH_MODE_OPTIONAL;
+        for (size_t i = 0; i < n_tr; i++)
+            split_check(&p, split_auth_transcripts[i].in,
+                        split_auth_transcripts[i].len);
+    }
+    /* A response over the AUTH bound, around the bound. */
+    static const char pre[] = "EHLO c.example\r\nAUTH PLAIN\r\n";
+    static const char post[] = "\r\nAUTH PLAIN " PLAIN_ALICE "\r\n";
+    size_t np = sizeof(pre) - 1, nr = 12288, nq = sizeof(post) - 1;
+    char *in = malloc(np + nr + nq + 1);
+    assert_non_null(in);
+    memcpy(in, pre, np);
+    memset(in + np, 'A', nr);
+    memcpy(in + np + nr, post, nq + 1);
+    split_check(&p, in, np + nr + nq);
+    free(in);
 }
 
 int
@@ -1131,6 +1766,18 @@ main(void)
         cmocka_unit_test(test_hard_error_limit),
         cmocka_unit_test(test_timeout_and_shutdown),
         cmocka_unit_test(test_free_inside_data_aborts),
+        cmocka_unit_test(test_auth_advertised_after_tls_only),
+        cmocka_unit_test(test_auth_plain),
+        cmocka_unit_test(test_auth_login),
+        cmocka_unit_test(test_auth_cancel_and_retry),
+        cmocka_unit_test(test_auth_bad_base64),
+        cmocka_unit_test(test_auth_too_many_failures),
+        cmocka_unit_test(test_auth_sequence),
+        cmocka_unit_test(test_auth_required),
+        cmocka_unit_test(test_auth_sender_login),
+        cmocka_unit_test(test_auth_mail_parameter),
+        cmocka_unit_test(test_auth_long_lines),
+        cmocka_unit_test(test_auth_end_inside_exchange),
         cmocka_unit_test(test_split_at_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
