@@ -4,9 +4,11 @@
  *   tlsmta serve -c FILE [-f]     run the MTA (foreground with -f)
  *   tlsmta config check -c FILE   validate a config, FILE:LINE: errors
  *   tlsmta qmgr -c FILE --wake-fd N   the queue manager (started by serve)
+ *   tlsmta user add|del NAME -c FILE  manage the sasldb (password on stdin)
  *   tlsmta --version | --help
  *
- * Trust boundary: the command line and the config file it names.
+ * Trust boundary: the command line and the config file it names, and for
+ * "user add" a password on standard input (never on the command line).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "auth/auth_sasl.h"
+#include "auth/auth_users.h"
 #include "config/config.h"
 #include "io/io_server.h"
 #include "queue/queue_manager.h"
@@ -28,6 +32,8 @@
 
 #define EX_OK_ 0
 #define EX_USAGE_ 64             /* sysexits.h EX_USAGE */
+#define EX_DATAERR_ 65           /* sysexits.h EX_DATAERR */
+#define EX_NOUSER_ 67            /* sysexits.h EX_NOUSER */
 #define EX_SOFTWARE_ 70          /* sysexits.h EX_SOFTWARE */
 
 struct cli {
@@ -44,6 +50,10 @@ static const char USAGE[] =
     "                         foreground and log to stderr)\n"
     "  config check -c FILE   validate FILE; print FILE:LINE: errors,\n"
     "                         exit 78 if there are any\n"
+    "  user add NAME -c FILE  add NAME to the sasldb or change its\n"
+    "                         password, read from standard input (asked\n"
+    "                         twice on a terminal); NAME logs in as given\n"
+    "  user del NAME -c FILE  delete NAME from the sasldb\n"
     "  --version              print the version\n"
     "  --help                 print this help\n"
     "\n"
@@ -221,6 +231,125 @@ cmd_config(int argc, char **argv)
     return r;
 }
 
+/* ---- tlsmta user add|del NAME -c FILE ---- */
+
+struct user_cli {
+    const char *action;          /* "add" or "del" */
+    const char *name;            /* the login, "alice@example.org" */
+    const char *config;          /* -c FILE */
+};
+
+static int
+user_parse(int argc, char **argv, struct user_cli *u)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+        if (c != 'c')
+            return -1;
+        u->config = optarg;
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "tlsmta: user: expected add|del NAME\n");
+        return -1;
+    }
+    u->action = argv[optind];
+    u->name = argv[optind + 1];
+    if (u->config == NULL) {
+        fprintf(stderr, "tlsmta: -c FILE is required\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+user_add(const struct config *cfg, const char *name)
+{
+    char password[AUTH_USERS_PASSWORD_MAX + 1], err[512];
+    long len = auth_users_read_password(STDIN_FILENO, password,
+                                        sizeof(password), err, sizeof(err));
+    if (len < 0) {
+        fprintf(stderr, "tlsmta: user add %s: %s\n", name, err);
+        return EX_DATAERR_;
+    }
+    enum auth_users_result r = auth_users_set(cfg, name, password,
+                                              (size_t)len, err, sizeof(err));
+    explicit_bzero(password, sizeof(password));
+    if (r == AUTH_USERS_ERROR) {
+        fprintf(stderr, "tlsmta: user add %s: %s\n", name, err);
+        return EX_SOFTWARE_;
+    }
+    printf("%s: %s (sasldb %s)\n", name,
+           r == AUTH_USERS_ADDED ? "added" : "password changed",
+           auth_sasl_option("sasldb_path"));
+    return EX_OK_;
+}
+
+static int
+user_del(const struct config *cfg, const char *name)
+{
+    char err[512];
+    enum auth_users_result r = auth_users_delete(cfg, name, err, sizeof(err));
+    if (r == AUTH_USERS_ERROR) {
+        fprintf(stderr, "tlsmta: user del %s: %s\n", name, err);
+        return EX_SOFTWARE_;
+    }
+    if (r == AUTH_USERS_UNKNOWN) {
+        fprintf(stderr, "tlsmta: user del %s: no such user in %s\n", name,
+                auth_sasl_option("sasldb_path"));
+        return EX_NOUSER_;
+    }
+    printf("%s: deleted (sasldb %s)\n", name, auth_sasl_option("sasldb_path"));
+    return EX_OK_;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(const struct config *cfg, const char *name);
+} USER_ACTIONS[] = {
+    {"add", user_add},
+    {"del", user_del},
+};
+
+static int
+cmd_user(int argc, char **argv)
+{
+    struct user_cli u = {0};
+    struct config cfg = {0};
+    char err[512];
+    size_t i = 0, n = sizeof(USER_ACTIONS) / sizeof(USER_ACTIONS[0]);
+
+    if (user_parse(argc, argv, &u) < 0) {
+        fputs(USAGE, stderr);
+        return EX_USAGE_;
+    }
+    while (i < n && strcmp(u.action, USER_ACTIONS[i].name) != 0)
+        i++;
+    const char *why = auth_users_name_problem(u.name);
+    if (i == n || why != NULL) {
+        fprintf(stderr, "tlsmta: user: %s%s\n",
+                i == n ? "unknown action: " : why, i == n ? u.action : "");
+        return i == n ? EX_USAGE_ : EX_DATAERR_;
+    }
+    if (load_config(u.config, &cfg) < 0)
+        return CONFIG_EX_CONFIG;
+    if (auth_sasl_init(&cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "tlsmta: %s\n", err);
+        config_free(&cfg);
+        return CONFIG_EX_CONFIG;
+    }
+    auth_sasl_admin_mode(); /* "does the user exist" asks the sasldb */
+    int r = USER_ACTIONS[i].run(&cfg, u.name);
+    auth_sasl_done();
+    config_free(&cfg);
+    return r;
+}
+
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -228,6 +357,7 @@ static const struct {
     {"serve", cmd_serve},
     {"config", cmd_config},
     {"qmgr", cmd_qmgr},
+    {"user", cmd_user},
 };
 
 int
