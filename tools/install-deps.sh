@@ -4,10 +4,15 @@
 # Usage (as root): tools/install-deps.sh [build|test]
 set -eu
 
+# libsasl2-modules: the PLAIN, LOGIN, SCRAM... mechanisms; -db: the sasldb
+# that "tlsmta user add" writes.
 BUILD_PKGS="build-essential meson ninja-build pkg-config libssl-dev \
-libevent-dev libinih-dev libcmocka-dev openssl"
+libevent-dev libinih-dev libcmocka-dev openssl libsasl2-dev \
+libsasl2-modules libsasl2-modules-db"
 # Real peers for the integration tests (DESIGN.md "Real parts, real tests").
-TEST_PKGS="python3 python3-pytest python3-pytest-timeout swaks postfix"
+# sasl2-bin: saslauthd (and testsaslauthd), which the tests start themselves.
+TEST_PKGS="python3 python3-pytest python3-pytest-timeout swaks postfix \
+sasl2-bin"
 
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$want $TEST_PKGS"
@@ -36,4 +41,10 @@ apt-get install -y -qq --no-install-recommends $missing >/dev/null
 if [ -x /usr/sbin/postfix ] && echo "$missing" | grep -q postfix; then
     postfix stop >/dev/null 2>&1 || true
     systemctl disable --now postfix >/dev/null 2>&1 || true
+fi
+# Likewise sasl2-bin's own saslauthd (PAM, /run/saslauthd): the tests start
+# theirs with their own socket directory.
+if echo "$missing" | grep -q sasl2-bin; then
+    systemctl disable --now saslauthd >/dev/null 2>&1 || true
+    [ -x /etc/init.d/saslauthd ] && /etc/init.d/saslauthd stop >/dev/null 2>&1 || true
 fi
