@@ -102,6 +102,26 @@ hw_words(struct hdr_writer *w, const char *text)
     buf_free(&t);
 }
 
+/* A comment "(" prefix text ")" made of words; in text, '(' ')' and '\\'
+ * become quoted-pairs (RFC 5322 3.2.2) so a peer's name cannot close it. */
+static void
+hw_comment(struct hdr_writer *w, const char *prefix, const char *text)
+{
+    struct buf t;
+    buf_init(&t, RECEIVED_TOKEN_MAX);
+    buf_puts(&t, "(");
+    buf_puts(&t, prefix);
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '(' || *p == ')' || *p == '\\')
+            buf_append(&t, "\\", 1);
+        buf_append(&t, p, 1);
+    }
+    buf_puts(&t, ")");
+    hw_break(w);
+    hw_words(w, t.data ? t.data : "");
+    buf_free(&t);
+}
+
 /* RFC 5322 3.3 date-time in local time with a numeric zone, written with
  * English names whatever the locale. */
 static void
@@ -146,6 +166,17 @@ smtp_received_format(struct buf *out, const struct smtp_received_info *ri)
         hw_words(&w, t.data ? t.data : "");
         buf_free(&t);
     }
+    if (ri->tls != NULL && ri->tls_client != NULL) {
+        /* Already quoted by tls_info_received_client(). */
+        struct buf t;
+        buf_init(&t, RECEIVED_TOKEN_MAX);
+        buf_printf(&t, "(%s)", ri->tls_client);
+        hw_break(&w);
+        hw_words(&w, t.data ? t.data : "");
+        buf_free(&t);
+    }
+    if (ri->auth_user != NULL)
+        hw_comment(&w, "Authenticated sender: ", ri->auth_user);
     hw_break(&w);
     hw_words(&w, "by");
     hw_part(&w, "", ri->by_host, "");

@@ -18,6 +18,12 @@ struct smtp_received_info {
     const char *protocol;    /* "SMTP", "ESMTP", "ESMTPS", "ESMTPSA" */
     const char *tls;         /* "TLSv1.3 with cipher X (256/256 bits)", or
                                 NULL when the session had no TLS */
+    const char *tls_client;  /* text of the client-certificate comment
+                                ("Client CN \"x\", Issuer \"y\" (verified
+                                OK)"), its parentheses already quoted, or
+                                NULL (no TLS) */
+    const char *auth_user;   /* login to name as "(Authenticated sender:
+                                ...)", or NULL to name none */
     const char *queue_id;    /* our queue id */
     const char *for_rcpt;    /* "user@example.org" when there is exactly one
                                 recipient, else NULL (privacy) */

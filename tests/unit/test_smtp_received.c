@@ -57,6 +57,31 @@ test_postfix_shape(void **state)
     buf_free(&out);
 }
 
+/* Issue 3: the client certificate and the login, each in its comment; a
+ * login cannot close its comment early. */
+static void
+test_client_cert_and_auth_user(void **state)
+{
+    (void)state;
+    struct buf out;
+    struct smtp_received_info ri = info_full();
+    ri.protocol = "ESMTPSA";
+    ri.tls_client = "Client CN \"relay\", Issuer \"CA\" (verified OK)";
+    ri.auth_user = "eve) (x";
+    set_tz("UTC0");
+    buf_init(&out, 0);
+    assert_int_equal(smtp_received_format(&out, &ri), 0);
+    assert_string_equal(out.data,
+        "Received: from client.example (mail.client.example [192.0.2.1])\r\n"
+        "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))"
+        "\r\n"
+        "\t(Client CN \"relay\", Issuer \"CA\" (verified OK))\r\n"
+        "\t(Authenticated sender: eve\\) \\(x)\r\n"
+        "\tby mx.example.org (tlsmta) with ESMTPSA id 4XyZ12\r\n"
+        "\tfor <user@example.org>; Mon, 1 Jan 2024 12:00:00 +0000\r\n");
+    buf_free(&out);
+}
+
 static void
 test_no_tls_no_for(void **state)
 {
@@ -159,6 +184,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_postfix_shape),
+        cmocka_unit_test(test_client_cert_and_auth_user),
         cmocka_unit_test(test_no_tls_no_for),
         cmocka_unit_test(test_folding),
         cmocka_unit_test(test_control_characters),
