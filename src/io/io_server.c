@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "config/config.h"
+#include "auth/auth_sasl.h"
 #include "io/io_authfail.h"
 #include "io/io_commit.h"
 #include "io/io_session.h"
@@ -55,6 +56,7 @@ struct io_server {
     int wake_wr;                       /* our end of the wake pipe, or -1 */
     int wake_rd;                       /* the child's end, kept for restarts */
     bool stopping;
+    bool sasl_up;                      /* auth_sasl_init() succeeded */
 };
 
 /* ---- accepting -------------------------------------------------------- */
@@ -251,6 +253,16 @@ io_server_open_tls_and_spool(struct io_server *srv, const struct config *cfg)
             return -1;
         }
     }
+    for (const struct config_listen *l = cfg->listens; l; l = l->next) {
+        if (l->auth == CONFIG_AUTH_OFF)
+            continue;
+        if (auth_sasl_init(cfg, err, sizeof(err)) != 0) {
+            log_err("SASL: %s", err);
+            return -1;
+        }
+        srv->sasl_up = true;
+        break;
+    }
     if (spool_open(cfg->spool, &srv->sh.spool, err, sizeof(err)) != 0) {
         log_err("spool %s: %s", cfg->spool, err);
         return -1;
@@ -374,6 +386,8 @@ io_server_free(struct io_server *srv)
     if (srv->sh.spool)
         spool_close(srv->sh.spool);
     SSL_CTX_free(srv->sh.tls_ctx);
+    if (srv->sasl_up)
+        auth_sasl_done();
     if (srv->sh.base)
         event_base_free(srv->sh.base);
     free(srv);

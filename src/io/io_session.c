@@ -68,7 +68,8 @@ io_rcpt_check_cb(void *ctx, const struct smtp_session_view *sv,
     }
     /* Never an open relay (DESIGN.md invariants): only an authenticated
      * client may send to a domain that is not ours. */
-    return sv->authenticated ? SMTP_RCPT_OK : SMTP_RCPT_RELAY_DENIED;
+    return sv->authenticated || s->cert_relay ? SMTP_RCPT_OK
+                                              : SMTP_RCPT_RELAY_DENIED;
 }
 
 static char *
@@ -100,6 +101,10 @@ io_write_received(struct io_session *s, const struct smtp_session_view *sv,
                                                                : "ESMTP")
                                          : "SMTP"),
         .tls = sv->tls ? s->tls_received : NULL,
+        .tls_client = sv->tls ? s->tls_client_received : NULL,
+        .auth_user = sv->authenticated && s->sh->cfg->received_auth_user
+                         ? sv->auth_user
+                         : NULL,
         .queue_id = spool_msg_id(s->msg),
         .for_rcpt = for_rcpt,
         .when = time(NULL),
@@ -276,7 +281,6 @@ io_session_release(struct io_session *s)
     if (s->released)
         return;
     s->released = true;
-    io_auth_release(s);
     if (s->handshake_timer != NULL)
         event_free(s->handshake_timer);
     s->handshake_timer = NULL;
@@ -285,6 +289,8 @@ io_session_release(struct io_session *s)
         smtp_server_free(s->smtp);
         s->smtp = NULL;
     }
+    /* After smtp_server_free(), which may still call auth_abort. */
+    io_auth_release(s);
     if (s->msg != NULL)
         spool_msg_abort(s->msg);
     s->msg = NULL;
@@ -311,6 +317,7 @@ io_session_free(struct io_session *s)
     if (s->commit_pending)
         return;
     free(s->msg_sender);
+    free(s->tls_client_received);
     free(s);
 }
 
@@ -370,6 +377,10 @@ io_session_tls_bev(struct io_session *s)
     SSL *ssl = SSL_new(s->sh->tls_ctx);
     if (ssl == NULL)
         return NULL;
+    if (tls_server_session_setup(ssl, s->lst->client_certificates) < 0) {
+        SSL_free(ssl);
+        return NULL;
+    }
     struct bufferevent *bev = bufferevent_openssl_socket_new(
         s->sh->base, s->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
         BEV_OPT_CLOSE_ON_FREE);
@@ -410,22 +421,32 @@ io_session_starttls_begin(struct io_session *s)
 static void
 io_session_tls_done(struct io_session *s)
 {
-    struct tls_info ti;
-    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+    struct tls_info *ti = malloc(sizeof(*ti)); /* ~1.7 kB: not on an idle
+                                                  session, not on the stack */
+    char client[TLS_LOG_CLIENT_MAX];
 
     if (s->handshake_timer != NULL)
         event_free(s->handshake_timer);
     s->handshake_timer = NULL;
-    tls_describe(ssl, &ti);
+    if (ti == NULL) {
+        io_session_free(s);
+        return;
+    }
+    tls_describe(bufferevent_openssl_get_ssl(s->bev), ti);
     s->tls = true;
-    snprintf(s->tls_version, sizeof(s->tls_version), "%s", ti.version);
-    snprintf(s->tls_cipher, sizeof(s->tls_cipher), "%s", ti.cipher);
-    tls_info_received(&ti, s->tls_received, sizeof(s->tls_received));
+    snprintf(s->tls_version, sizeof(s->tls_version), "%s", ti->version);
+    snprintf(s->tls_cipher, sizeof(s->tls_cipher), "%s", ti->cipher);
+    tls_info_received(ti, s->tls_received, sizeof(s->tls_received));
+    char received_client[TLS_RECEIVED_CLIENT_MAX];
+    s->tls_client_received = strdup(
+        tls_info_received_client(ti, received_client, sizeof(received_client)));
     log_info("%s tls established client=%s version=%s cipher=%s bits=%d "
-             "group=%s peer_cert=%s%s%s",
-             s->id, s->addr, ti.version, ti.cipher, ti.bits,
-             ti.group[0] ? ti.group : "none", ti.peer_cert ? "yes" : "none",
-             ti.peer_cert ? " subject=" : "", ti.peer_subject);
+             "group=%s %s",
+             s->id, s->addr, ti->version, ti->cipher, ti->bits,
+             ti->group[0] ? ti->group : "none",
+             tls_info_log_client(ti, client, sizeof(client)));
+    io_auth_tls_started(s, ti);
+    free(ti);
     s->phase = IO_PHASE_SMTP;
     io_session_set_timeout(s, s->sh->cfg->smtpd_timeout);
     smtp_server_tls_started(s->smtp);
@@ -434,8 +455,7 @@ io_session_tls_done(struct io_session *s)
         io_session_send(s);
     }
     /* The client may have sent its EHLO with its last handshake flight. */
-    if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-        io_session_read_cb(s->bev, s);
+    io_session_resume(s);
 }
 
 /* RFC 3207 4.2: bytes sent after the STARTTLS line and before the

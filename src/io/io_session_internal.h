@@ -61,7 +61,12 @@ struct io_session {
     struct event *tarpit_timer;        /* owned; only while holding */
     struct auth_sasl *sasl;            /* owned; SASL state, once AUTH is
                                           offered */
-    char auth_user[256];               /* login after a successful AUTH */
+    char auth_mech[24];                /* mechanism of the exchange under
+                                          way or done, for the log */
+    bool cert_relay;                   /* the client certificate grants
+                                          relay (relay_client_certs) */
+    char *tls_client_received;         /* owned; Received comment on the
+                                          client certificate, or NULL */
     struct io_session *prev, *next;    /* io_shared.sessions list */
 };
 
@@ -84,5 +89,10 @@ bool io_auth_tarpit(struct io_session *s);
 
 /* Release the AUTH state of s (SASL connection, timer). */
 void io_auth_release(struct io_session *s);
+
+struct tls_info;
+/* TLS is up: decide relay by client certificate, log it, and create the
+ * SASL state when the listener offers AUTH (io_auth.c). */
+void io_auth_tls_started(struct io_session *s, const struct tls_info *ti);
 
 #endif
