@@ -6,7 +6,7 @@ set -eu
 BIN=${1:-build/tlsmta}
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo="$top/demo"
-mkdir -p "$demo/certs" "$demo/spool" "$demo/mail"
+mkdir -p "$demo/certs" "$demo/spool" "$demo/mail" "$demo/sasl"
 
 if [ ! -f "$demo/certs/ecdsa.pem" ]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -36,6 +36,12 @@ cert = $demo/certs/rsa.pem
 key  = $demo/certs/rsa.key
 min_version = TLSv1.2
 
+[auth]
+# SMTP AUTH through Cyrus SASL with tlsmta's own sasldb (tlsmta user add).
+sasl_config_dir = $demo/sasl
+sasldb_path     = $demo/sasldb2
+mechanisms      = PLAIN LOGIN
+
 [listen mx]
 address = 127.0.0.1:2525
 tls     = starttls
@@ -43,20 +49,28 @@ tls     = starttls
 [listen submissions]
 address = 127.0.0.1:4465
 tls     = implicit
+auth    = required
 
 [listen submission]
 address = 127.0.0.1:5587
 tls     = starttls-required
+auth    = required
 CONF
 
 "$BIN" config check -c "$demo/tlsmta.conf"
+# A demo user for the submission ports (password read from stdin).
+echo "demo-password" | "$BIN" user add alice@example.test -c "$demo/tlsmta.conf"
 cat <<MSG
 
-tlsmta demo: MX 127.0.0.1:2525 (STARTTLS), 127.0.0.1:4465 (implicit TLS),
-127.0.0.1:5587 (STARTTLS required). Mail for @example.test lands in
+tlsmta demo: MX 127.0.0.1:2525 (STARTTLS), 127.0.0.1:4465 (implicit TLS,
+AUTH required), 127.0.0.1:5587 (STARTTLS and AUTH required). Mail for @example.test lands in
 $demo/mail/example.test/<user>/new/. Try, in another terminal:
 
   swaks --server 127.0.0.1:2525 --tls --to alice@example.test --from bob@example.org
+
+and, logged in as the demo user on the submission port (STARTTLS, AUTH):
+
+  swaks --server 127.0.0.1:5587 --tls --auth PLAIN --auth-user alice@example.test --auth-password demo-password --from alice@example.test --to alice@example.test
 
 Stop with Ctrl-C.
 MSG
