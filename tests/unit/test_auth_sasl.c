@@ -29,20 +29,16 @@
 #include "config/config.h"
 #include "util/util_buf.h"
 
+#include "queue_test_util.h"
+
+/* Write a NUL-terminated text to a file (aborts on error). */
+#define write_text(path, text) tu_write_file((path), (text), strlen(text))
+
 #define HOST "mail.example.test"
 #define SERVICE_CONF "sasl/tlsmta-test.conf"
 
-static char tmpdir[] = "/tmp/test_auth_sasl.XXXXXX";
+static char tmpdir[TU_DIR_MAX];
 static struct config cfg;
-
-static void
-write_file(const char *name, const char *text)
-{
-    FILE *fp = fopen(name, "w");
-    assert_non_null(fp);
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
 
 /* Load a config for the temporary directory and start SASL with it. */
 static void
@@ -51,7 +47,7 @@ start_sasl(void)
     char err[256];
     struct buf errors;
     buf_init(&errors, 0);
-    write_file("t.conf", "hostname = " HOST "\n"
+    write_text("t.conf", "hostname = " HOST "\n"
                          "[auth]\n"
                          "sasl_service = tlsmta-test\n"
                          "sasl_config_dir = sasl\n"
@@ -88,7 +84,7 @@ static int
 setup(void **state)
 {
     (void)state;
-    if (mkdtemp(tmpdir) == NULL || chdir(tmpdir) != 0 ||
+    if ((tu_mkdtemp(tmpdir), chdir(tmpdir) != 0) ||
         mkdir("sasl", 0755) != 0 || mkdir("db", 0755) != 0)
         return -1;
     if (sasl_client_init(NULL) != SASL_OK)
@@ -102,12 +98,13 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    char cmd[PATH_MAX + 16];
     (void)state;
     stop_sasl();
     sasl_client_done();
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return chdir("/") == 0 && system(cmd) == 0 ? 0 : -1;
+    if (chdir("/") != 0)
+        return -1;
+    tu_rm_rf(tmpdir);
+    return 0;
 }
 
 /* ---- a SASL client (libsasl2's own) for whole exchanges ---- */
@@ -497,7 +494,7 @@ test_service_conf_wins(void **state)
     stop_sasl();
     assert_null(auth_sasl_option("pwcheck_method"));
     assert_null(auth_sasl_new("s0", 256, NULL));
-    write_file(SERVICE_CONF, "# test\n"
+    write_text(SERVICE_CONF, "# test\n"
                              "  MECH_LIST:  PLAIN  \n"
                              "pwcheck_method: saslauthd\n"
                              "saslauthd_path: /nonexistent/mux\n");
@@ -527,7 +524,7 @@ test_bad_service_conf(void **state)
     char err[256];
     (void)state;
     stop_sasl();
-    write_file(SERVICE_CONF, "mech_list PLAIN\n");
+    write_text(SERVICE_CONF, "mech_list PLAIN\n");
     struct buf errors;
     buf_init(&errors, 0);
     assert_int_equal(config_load("t.conf", &cfg, &errors), 0);

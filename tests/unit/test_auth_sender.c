@@ -20,23 +20,19 @@
 #include "config/config.h"
 #include "util/util_buf.h"
 
-static char tmpdir[] = "/tmp/test_auth_sender.XXXXXX";
+#include "queue_test_util.h"
 
-static void
-write_file(const char *name, const char *text)
-{
-    FILE *fp = fopen(name, "w");
-    assert_non_null(fp);
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
+/* Write a NUL-terminated text to a file (aborts on error). */
+#define write_text(path, text) tu_write_file((path), (text), strlen(text))
+
+static char tmpdir[TU_DIR_MAX];
 
 static void
 load(const char *text, struct config *cfg)
 {
     struct buf errors;
     buf_init(&errors, 0);
-    write_file("t.conf", text);
+    write_text("t.conf", text);
     if (config_load("t.conf", cfg, &errors) != 0)
         fail_msg("config: %s", errors.data);
     buf_free(&errors);
@@ -46,16 +42,17 @@ static int
 setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmpdir) != NULL && chdir(tmpdir) == 0 ? 0 : -1;
+    return (tu_mkdtemp(tmpdir), chdir(tmpdir) == 0) ? 0 : -1;
 }
 
 static int
 teardown(void **state)
 {
-    char cmd[PATH_MAX + 16];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return chdir("/") == 0 && system(cmd) == 0 ? 0 : -1;
+    if (chdir("/") != 0)
+        return -1;
+    tu_rm_rf(tmpdir);
+    return 0;
 }
 
 #define LISTENER "[listen mx]\naddress = 127.0.0.1:2525\ntls = none\n"
@@ -77,7 +74,7 @@ test_rule(void **state)
 {
     struct config cfg;
     (void)state;
-    write_file("senders", "# sender             logins\n"
+    write_text("senders", "# sender             logins\n"
                           "alice@example.org    alice@example.org\n"
                           "sales@example.org    alice@example.org, bob\n"
                           "@example.org         carol@Example.ORG\n"
