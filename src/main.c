@@ -225,6 +225,19 @@ cmd_config(int argc, char **argv)
         }
         SSL_CTX_free(ctx);
     }
+    /* What serve will do with [auth]: read the SASL config file. */
+    bool any_auth = false;
+    for (const struct config_listen *l = cfg.listens; l; l = l->next)
+        any_auth |= l->auth != CONFIG_AUTH_OFF;
+    if (any_auth) {
+        char err[1024];
+        if (auth_sasl_init(&cfg, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s: [auth]: %s\n", cfg.path, err);
+            r = CONFIG_EX_CONFIG;
+        } else {
+            auth_sasl_done();
+        }
+    }
     if (r == EX_OK_)
         printf("%s: ok\n", cfg.path);
     config_free(&cfg);
