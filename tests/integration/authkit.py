@@ -8,6 +8,8 @@ test writes one) SASL config directory, so nothing under /etc/sasl2 or
 """
 
 import base64
+import hashlib
+import hmac
 import os
 import smtplib
 import socket
@@ -149,7 +151,8 @@ def make_auth_server(make_server, users=None, auth=None, modes=None,
     """A test server with AUTH on (AUTH_MODES unless modes is given), its
     own sasldb holding users ({name: password}, added with `tlsmta user
     add` before the start), the given extra [auth] keys, and optionally
-    a SASL config file (sasl_conf text, written as SERVICE.conf)."""
+    a SASL config file (sasl_conf text, written as SERVICE.conf after
+    str.format() with the [auth] keys, e.g. "{sasldb_path}")."""
     options = {name: {"auth": mode}
                for name, mode in (modes or AUTH_MODES).items()}
     for name, extra in (listener_options or {}).items():
@@ -157,9 +160,50 @@ def make_auth_server(make_server, users=None, auth=None, modes=None,
     srv = make_server(start=False, listener_options=options, **kw)
     srv.sections.update(auth_sections(srv.workdir, **(auth or {})))
     if sasl_conf is not None:
-        write_sasl_conf(srv, sasl_conf)
+        write_sasl_conf(srv, sasl_conf.format(**srv.sections["auth"]))
     for name, password in (users or {}).items():
         add_user(srv, name, password)
     if start:
         srv.start()
     return srv
+
+
+class ScramSha256:
+    """The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677), without
+    channel binding ("n,,")."""
+
+    def __init__(self, user, password, nonce=None):
+        self.user = user.replace("=", "=3D").replace(",", "=2C")
+        self.password = password.encode()
+        self.nonce = nonce or b64(os.urandom(18))
+        self.server_signature = None
+
+    def first(self):
+        self.first_bare = f"n={self.user},r={self.nonce}"
+        return "n,," + self.first_bare
+
+    def final(self, server_first):
+        """The client-final message for the server-first message."""
+        attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
+        assert attrs["r"].startswith(self.nonce), server_first
+        salted = hashlib.pbkdf2_hmac("sha256", self.password,
+                                     base64.b64decode(attrs["s"]),
+                                     int(attrs["i"]))
+        client_key = _hmac(salted, b"Client Key")
+        without_proof = f"c=biws,r={attrs['r']}"
+        message = ",".join([self.first_bare, server_first,
+                            without_proof]).encode()
+        signature = _hmac(hashlib.sha256(client_key).digest(), message)
+        proof = bytes(a ^ b for a, b in zip(client_key, signature))
+        self.server_signature = b64(_hmac(_hmac(salted, b"Server Key"),
+                                          message))
+        return f"{without_proof},p={b64(proof)}"
+
+    def verify(self, server_final):
+        """True if server_final ("v=...") proves the server knew the
+        password too."""
+        return server_final == f"v={self.server_signature}"
+
+
+def _hmac(key, msg):
+    return hmac.new(key, msg, hashlib.sha256).digest()

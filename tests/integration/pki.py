@@ -10,6 +10,8 @@ once per test session.
   key ("fake CA" with the same DN): issuer and subject match the listed
   line textually, yet it does not verify.
 - selfsigned: a self-signed client certificate.
+- server_only: signed by ca, but for TLS servers only (extendedKeyUsage
+  serverAuth): not a client certificate, even when listed.
 
 Each certificate is a Cert with pem/key paths, its RFC 2253 subject and
 issuer as `openssl x509 -nameopt RFC2253` prints them, and its SHA-256
@@ -70,13 +72,14 @@ def _self_signed(d, name, subject, ca=False):
     return pem, key
 
 
-def _signed(d, name, subject, ca_pem, ca_key):
-    """A client certificate for subject signed by (ca_pem, ca_key)."""
+def _signed(d, name, subject, ca_pem, ca_key, usage="clientAuth"):
+    """A certificate for subject signed by (ca_pem, ca_key), with
+    extendedKeyUsage usage."""
     pem, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
     csr = os.path.join(d, name + ".csr")
     ext = os.path.join(d, name + ".ext")
     with open(ext, "w") as f:
-        f.write("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+        f.write(f"basicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n")
     _openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
              "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
              csr, "-subj", subject)
@@ -99,14 +102,17 @@ class TestPKI:
         fake_ca = _self_signed(self.dir, "fakeca", CA_SUBJECT, ca=True)
         sign = (self.ca.pem, self.ca.key)
 
-        def client(name, cn, signer=sign):
+        def client(name, cn, signer=sign, usage="clientAuth"):
             subject = f"/O=tlsmta tests/CN={cn}"
-            return Cert(name, *_signed(self.dir, name, subject, *signer))
+            return Cert(name, *_signed(self.dir, name, subject, *signer,
+                                       usage=usage))
 
         self.relay_fp = client("relay_fp", "relay-fp.example.org")
         self.relay_dn = client("relay_dn", "relay-dn.example.org")
         self.unlisted = client("unlisted", "unlisted.example.org")
         self.forged = client("forged", "relay-dn.example.org", fake_ca)
+        self.server_only = client("server_only", "relay-srv.example.org",
+                                  usage="serverAuth")
         self.selfsigned = Cert("selfsigned", *_self_signed(
             self.dir, "selfsigned", "/O=tlsmta tests/CN=self.example.org"))
 
