@@ -117,9 +117,19 @@ io_auth_start_cb(void *ctx, const char *mech, const char *initial,
                  char *user, size_t user_size)
 {
     struct io_session *s = ctx;
+    const struct config *cfg = s->sh->cfg;
     if (s->sasl == NULL)
         return SMTP_AUTH_NO_MECH;
     snprintf(s->auth_mech, sizeof(s->auth_mech), "%s", mech);
+    /* An address past the limit gets no more guesses within the window,
+     * on this connection or a new one: refused before SASL is asked. */
+    if (cfg->auth_failure_limit > 0 && s->sh->authfail != NULL &&
+        io_authfail_count(s->sh->authfail, s->addr, time(NULL)) >=
+            cfg->auth_failure_limit) {
+        log_warn("%s auth refused client=%s reason=too many recent failures",
+                 s->id, s->addr);
+        return SMTP_AUTH_FAIL;
+    }
     return io_auth_result(s,
                           auth_sasl_start(s->sasl, mech, initial, initial_len,
                                           has_initial, challenge, user,

@@ -71,6 +71,7 @@ struct smtp_server {
     enum session_phase phase;
     bool tls;           /* TLS active (STARTTLS done, or implicit) */
     bool auth_pending;  /* 334 sent: the next line is an AUTH response */
+    bool auth_paused;   /* a 535 just went out: feed stops there once */
     bool helo_seen;     /* EHLO/HELO accepted since greeting / TLS */
     bool esmtp;         /* ... and it was EHLO */
     bool in_mail;       /* MAIL accepted: a transaction is open */
@@ -731,6 +732,9 @@ auth_fail(struct smtp_server *s, const struct auth_outcome *o, struct buf *out)
     }
     smtp_reply_put(out, SMTP_REPLY_AUTH_FAILED, NULL);
     session_count_error(s, out);
+    /* RFC 4954 14: let the driver slow guessing down, one guess at a
+     * time even when several were pipelined. */
+    s->auth_paused = true;
 }
 
 static void
@@ -1257,6 +1261,8 @@ session_action(const struct smtp_server *s)
         return SMTP_ACTION_STARTTLS;
     if (s->phase == PHASE_STORE_PENDING)
         return SMTP_ACTION_STORE_PENDING;
+    if (s->auth_paused && s->phase == PHASE_COMMAND)
+        return SMTP_ACTION_AUTH_FAILED;
     return s->phase == PHASE_CLOSED ? SMTP_ACTION_CLOSE : SMTP_ACTION_NONE;
 }
 
@@ -1269,7 +1275,8 @@ smtp_server_feed(struct smtp_server *s, const char *data, size_t len,
     /* RFC 2920: answer every command of a pipelined group, in order. Stop
      * right after STARTTLS (RFC 3207 4.2: what follows is never read) and
      * after QUIT or a closing 421. */
-    while (used < len &&
+    s->auth_paused = false;
+    while (used < len && !s->auth_paused &&
            (s->phase == PHASE_COMMAND || s->phase == PHASE_DATA)) {
         if (s->phase == PHASE_DATA)
             used += session_feed_data(s, data + used, len - used, out);

@@ -185,6 +185,11 @@ enum smtp_server_action {
     SMTP_ACTION_STORE_PENDING,   /* msg_commit answered PENDING: flush
                                     output, feed nothing more until
                                     smtp_server_store_done() */
+    SMTP_ACTION_AUTH_FAILED,     /* a 535 was just appended and feeding
+                                    stopped right after the failed
+                                    exchange: the driver may hold the reply
+                                    (tarpit) before it feeds the rest, so
+                                    pipelined guesses wait one by one */
 };
 
 /* Per-verb counts for the disconnect log line. */
@@ -210,8 +215,9 @@ void smtp_server_greeting(struct smtp_server *s, struct buf *out);
 
 /* Feed len bytes received from the client. Replies are appended to out.
  * Returns how many bytes were consumed; fewer than len only when *action is
- * SMTP_ACTION_STARTTLS (the rest must be discarded unread, RFC 3207 4.2) or
- * SMTP_ACTION_CLOSE. Partial lines are kept inside the session, so input
+ * SMTP_ACTION_STARTTLS (the rest must be discarded unread, RFC 3207 4.2),
+ * SMTP_ACTION_CLOSE, SMTP_ACTION_STORE_PENDING or SMTP_ACTION_AUTH_FAILED
+ * (feed the rest later). Partial lines are kept inside the session, so input
  * may be split anywhere. Never fails: bad input gets an SMTP reply. */
 size_t smtp_server_feed(struct smtp_server *s, const char *data, size_t len,
                         struct buf *out, enum smtp_server_action *action);

@@ -90,10 +90,6 @@ def test_reconnecting_does_not_reset_the_count(guarded):
     _other_logs_in(guarded, "submissions")
 
 
-@pytest.mark.xfail(strict=False, reason="bug: past the limit an address "
-                   "still gets its credentials checked, at once and untarpitted"
-                   ", and a right guess gets 235 (io_auth.c counts only after "
-                   "SASL has answered)")
 def test_blocked_address_cannot_keep_guessing(guarded):
     """Past the limit, a new connection from the address gets no more
     guesses: even the right password is not accepted within the window
@@ -108,9 +104,6 @@ def test_blocked_address_cannot_keep_guessing(guarded):
     _other_logs_in(guarded)
 
 
-@pytest.mark.xfail(strict=False, reason="bug: guesses pipelined in one "
-                   "write are all answered at once; the tarpit only holds "
-                   "input not yet read")
 def test_pipelined_guesses_are_tarpitted(guarded):
     """Guesses sent in one write wait like guesses sent one by one."""
     c, _ = tls_session(guarded, "submission", source=ATTACKER)

@@ -264,6 +264,7 @@ struct t {
     struct smtp_server *s;
     struct buf out;
     enum smtp_server_action action;
+    unsigned auth_pauses;   /* SMTP_ACTION_AUTH_FAILED seen by t_feed */
 };
 
 static void
@@ -341,11 +342,22 @@ t_free(struct t *t)
     free(t);
 }
 
-/* Feed len bytes, return the count consumed; output stays in t->out. */
+/* Feed len bytes, return the count consumed; output stays in t->out. A
+ * pause after a failed AUTH is fed through at once, as a driver without a
+ * tarpit would (test_auth_pause_after_failure checks the pause itself). */
 static size_t
 t_feed(struct t *t, const char *in, size_t len)
 {
-    return smtp_server_feed(t->s, in, len, &t->out, &t->action);
+    size_t used = 0;
+    do {
+        used += smtp_server_feed(t->s, in + used, len - used, &t->out,
+                                 &t->action);
+        if (t->action == SMTP_ACTION_AUTH_FAILED)
+            t->auth_pauses++;
+    } while (t->action == SMTP_ACTION_AUTH_FAILED && used < len);
+    if (t->action == SMTP_ACTION_AUTH_FAILED)
+        t->action = SMTP_ACTION_NONE;
+    return used;
 }
 
 /* Feed in (all consumed, no action) and expect exactly want out. */
@@ -1293,6 +1305,35 @@ test_auth_cancel_and_retry(void **state)
     t_free(t);
 }
 
+/* RFC 4954 14: after a 535 feeding stops, so that the driver can hold the
+ * reply before the next (pipelined) guess is even read. */
+static void
+test_auth_pause_after_failure(void **state)
+{
+    (void)state;
+    struct t *t = t_new_auth(SMTP_AUTH_MODE_OPTIONAL);
+    const char *in = "AUTH PLAIN " PLAIN_WRONG "\r\nAUTH PLAIN " PLAIN_WRONG
+                     "\r\nNOOP\r\n";
+    size_t first = strlen("AUTH PLAIN " PLAIN_WRONG "\r\n");
+    size_t used = smtp_server_feed(t->s, in, strlen(in), &t->out, &t->action);
+    assert_int_equal(used, first);
+    assert_int_equal(t->action, SMTP_ACTION_AUTH_FAILED);
+    assert_string_equal(t->out.data, AUTH_INVALID);
+    buf_reset(&t->out);
+    used += smtp_server_feed(t->s, in + used, strlen(in) - used, &t->out,
+                             &t->action);
+    assert_int_equal(used, 2 * first);
+    assert_int_equal(t->action, SMTP_ACTION_AUTH_FAILED);
+    buf_reset(&t->out);
+    used += smtp_server_feed(t->s, in + used, strlen(in) - used, &t->out,
+                             &t->action);
+    assert_int_equal(used, strlen(in));
+    assert_int_equal(t->action, SMTP_ACTION_NONE);
+    assert_string_equal(t->out.data, "250 2.0.0 Ok\r\n");
+    assert_int_equal(t->m.auth_failures, 2);
+    t_free(t);
+}
+
 static void
 test_auth_bad_base64(void **state)
 {
@@ -1770,6 +1811,7 @@ main(void)
         cmocka_unit_test(test_auth_plain),
         cmocka_unit_test(test_auth_login),
         cmocka_unit_test(test_auth_cancel_and_retry),
+        cmocka_unit_test(test_auth_pause_after_failure),
         cmocka_unit_test(test_auth_bad_base64),
         cmocka_unit_test(test_auth_too_many_failures),
         cmocka_unit_test(test_auth_sequence),
