@@ -10,6 +10,8 @@ once per test session.
   key ("fake CA" with the same DN): issuer and subject match the listed
   line textually, yet it does not verify.
 - selfsigned: a self-signed client certificate.
+- spoof: self-signed, with a CN (SPOOF_CN) full of quotes and
+  parentheses that imitates the Received text of a verified certificate.
 - server_only: signed by ca, but for TLS servers only (extendedKeyUsage
   serverAuth): not a client certificate, even when listed.
 
@@ -22,6 +24,10 @@ import os
 import subprocess
 
 CA_SUBJECT = "/O=tlsmta tests/CN=tlsmta Test CA"
+# A common name that tries to end the Received comment about the client
+# certificate early and claim a verified one.
+SPOOF_CN = 'x", Issuer "tlsmta Test CA" (verified OK)) (y'
+
 TIMEOUT = 60
 
 
@@ -115,6 +121,8 @@ class TestPKI:
                                   usage="serverAuth")
         self.selfsigned = Cert("selfsigned", *_self_signed(
             self.dir, "selfsigned", "/O=tlsmta tests/CN=self.example.org"))
+        self.spoof = Cert("spoof", *_self_signed(
+            self.dir, "spoof", f"/CN={SPOOF_CN}"))
 
     def relay_lines(self):
         """relay_client_certs text: relay_fp by fingerprint, relay_dn by

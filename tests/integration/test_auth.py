@@ -227,6 +227,8 @@ FAILED_EXCHANGES = [
     ("unoffered-cram-md5", [], "AUTH CRAM-MD5", 504, "5.5.4"),
     ("unoffered-gssapi", [], "AUTH GSSAPI", 504, "5.5.4"),
     ("no-mech", [], "AUTH", 501, "5.5.4"),
+    # RFC 4954 4: a response longer than the server takes (12288 octets).
+    ("response-too-long", ["AUTH LOGIN"], "A" * 13000, 500, "5.5.6"),
 ]
 
 

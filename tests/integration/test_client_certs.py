@@ -323,6 +323,20 @@ def test_received_marks_unverified_subject(mtls, test_pki):
     assert "verified OK" not in received, received
 
 
+def test_received_cannot_be_spoofed_by_names(mtls, test_pki):
+    """Quotes and parentheses in an unverified certificate's names stay
+    inside the comment (RFC 5322 3.2.2 quoted-pairs): no "(verified OK)"
+    appears, and the comment nesting balances."""
+    received = _deliver_with(mtls, test_pki, "spoof", "mtls-spoof")
+    assert "(verified OK)" not in received, received
+    assert received.count("(not verified)") == 1, received
+    depth = 0
+    for ch in received.replace("\\(", "").replace("\\)", ""):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        assert depth >= 0, received
+    assert depth == 0, received
+
+
 # -- AUTH EXTERNAL (RFC 4422 Appendix A) ---------------------------------
 
 def test_auth_external_granted_certificate(mtls, test_pki):
