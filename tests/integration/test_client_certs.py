@@ -12,6 +12,9 @@ Listeners: mx = STARTTLS, certificates requested, auth optional;
 submissions = implicit TLS, certificates required; submission = STARTTLS
 required, certificates required; plain = none."""
 
+import os
+import re
+import shutil
 import smtplib
 import socket
 import ssl
@@ -26,6 +29,7 @@ from test_s_client import SClient
 
 SENDER = "device@example.org"
 FOREIGN_RCPT = "carol@example.org"       # not in local_domains
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LOCAL_RCPT = "alice@example.test"
 GRANTED = ["relay_fp", "relay_dn"]
 REFUSED = ["unlisted", "forged", "selfsigned", None]
@@ -179,6 +183,40 @@ def test_self_signed_pinned_as_own_anchor(make_server, test_pki, tmp_path):
                  f"sha256:{test_pki.selfsigned.sha256}\n", str(bundle))
     assert _relay_reply(srv, "mx", _ctx(test_pki, "selfsigned")).code == 250
     r = _relay_reply(srv, "mx", _ctx(test_pki, "relay_fp"))
+    assert (r.code, r.enhanced) == (554, "5.7.1"), r
+
+
+def _readme_commands():
+    """The sh block of README.md that prints relay_client_certs lines."""
+    text = open(os.path.join(REPO, "README.md")).read()
+    start = text.index("Each line of `relay_client_certs`")
+    m = re.compile(r"```sh\n(.*?)```", re.S).search(text, start)
+    assert m, "README: no sh block after the relay_client_certs text"
+    return m.group(1)
+
+
+def test_readme_commands_make_granting_lines(make_server, test_pki,
+                                             tmp_path):
+    """The README's openssl commands, run as written on client.pem, print
+    a fingerprint line and an issuer/subject line that grant relay."""
+    commands = _readme_commands()
+    printed = {}
+    for name in GRANTED:
+        d = tmp_path / name
+        d.mkdir()
+        shutil.copy(getattr(test_pki, name).pem, d / "client.pem")
+        p = subprocess.run(["sh", "-ec", commands], cwd=d,
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p
+        printed[name] = p.stdout.decode().splitlines()
+    fp_line = [l for l in printed["relay_fp"] if l.startswith("sha256:")]
+    dn_line = [l for l in printed["relay_dn"] if l.startswith("issuer=")]
+    assert len(fp_line) == 1 and len(dn_line) == 1, printed
+    srv = _start(make_server, test_pki, tmp_path,
+                 f"{fp_line[0]}\n{dn_line[0]}\n")
+    for name in GRANTED:
+        assert _relay_reply(srv, "mx", _ctx(test_pki, name)).code == 250
+    r = _relay_reply(srv, "mx", _ctx(test_pki, "unlisted"))
     assert (r.code, r.enhanced) == (554, "5.7.1"), r
 
 
