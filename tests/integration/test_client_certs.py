@@ -279,7 +279,7 @@ def _assert_refused(fn):
         assert not isinstance(e, socket.timeout), f"timed out: {e!r}"
         return e
     c.close()
-    raise AssertionError(f"session established: {c.greeting}")
+    raise AssertionError(f"session established: {c!r}")
 
 
 @pytest.mark.parametrize("name", [None, "forged", "selfsigned"])
@@ -320,6 +320,63 @@ def test_s_client_require_without_certificate(mtls, extra):
     assert "220 " not in out, out + err
     assert "alert" in err.lower(), out + err
     assert "tls handshake failed" in mtls.log(), mtls.log()
+
+
+def _implicit(server, listener, ctx, session=None):
+    """TLS on an implicit listener (resuming session if given), greeting
+    read; returns the SSL socket."""
+    sock = socket.create_connection(server.addr(listener), timeout=15)
+    tls = ctx.wrap_socket(sock, session=session)
+    assert tls.recv(1000).startswith(b"220 "), "no greeting"
+    return tls
+
+
+def _relay_on(tls):
+    """EHLO, MAIL, RCPT to a foreign domain, QUIT; returns the RCPT reply
+    code and the TLS session (for resumption)."""
+    tls.sendall(f"EHLO {CLIENT_NAME}\r\nMAIL FROM:<{SENDER}>\r\n"
+                f"RCPT TO:<{FOREIGN_RCPT}>\r\nQUIT\r\n".encode())
+    got = b""
+    while b"\r\n221 " not in got:
+        chunk = tls.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    session = tls.session
+    tls.close()
+    return int(got.split(b"\r\n")[-3][:3]), session
+
+
+@pytest.mark.parametrize("tls12", [False, True], ids=["tls13", "tls12"])
+def test_resumed_sessions_keep_their_certificate(make_server, test_pki,
+                                                 tmp_path, tls12):
+    """TLS session resumption: a resumed session has the certificate of
+    the full handshake (granted stays granted, unlisted stays refused),
+    and a session made without a certificate on a listener that does not
+    ask for one does not resume into `require`."""
+    srv = make_server(
+        settings={"relay_client_certs": str(tmp_path / "relay")},
+        tls_options={"ca_file": test_pki.ca.pem},
+        listeners={"req": "implicit", "open": "implicit"},
+        listener_options={"req": {"client_certificates": "require"}},
+        start=False)
+    (tmp_path / "relay").write_text(test_pki.relay_lines())
+    srv.start()
+    maximum = ssl.TLSVersion.TLSv1_2 if tls12 else None
+    for name, code in (("relay_fp", 250), ("unlisted", 554)):
+        ctx = _ctx(test_pki, name, maximum)
+        got, session = _relay_on(_implicit(srv, "req", ctx))
+        assert got == code, name
+        again = _implicit(srv, "req", ctx, session)
+        assert again.session_reused, name
+        assert _relay_on(again)[0] == code, name
+
+    ctx = client_context(maximum=maximum)
+    _, session = _relay_on(_implicit(srv, "open", ctx))
+    resumed = _implicit(srv, "open", ctx, session)
+    assert resumed.session_reused
+    resumed.close()
+    _assert_refused(lambda: _implicit(srv, "req", ctx, session))
 
 
 # -- what is recorded ----------------------------------------------------
