@@ -80,6 +80,23 @@ io_auth_tarpit(struct io_session *s)
 
 /* ---- SASL exchanges -------------------------------------------------- */
 
+/* An address past the limit gets no more guesses within the window, on
+ * this connection or another: refused before SASL sees a credential. Asked
+ * at the start and at every step, since exchanges opened in parallel would
+ * otherwise all reach their password step before the count is reached. */
+static bool
+io_auth_blocked(struct io_session *s)
+{
+    const struct config *cfg = s->sh->cfg;
+    if (cfg->auth_failure_limit == 0 || s->sh->authfail == NULL ||
+        io_authfail_count(s->sh->authfail, s->addr, time(NULL)) <
+            cfg->auth_failure_limit)
+        return false;
+    log_warn("%s auth refused client=%s reason=too many recent failures",
+             s->id, s->addr);
+    return true;
+}
+
 static const char *
 io_auth_mechanisms_cb(void *ctx)
 {
@@ -117,19 +134,11 @@ io_auth_start_cb(void *ctx, const char *mech, const char *initial,
                  char *user, size_t user_size)
 {
     struct io_session *s = ctx;
-    const struct config *cfg = s->sh->cfg;
     if (s->sasl == NULL)
         return SMTP_AUTH_NO_MECH;
     snprintf(s->auth_mech, sizeof(s->auth_mech), "%s", mech);
-    /* An address past the limit gets no more guesses within the window,
-     * on this connection or a new one: refused before SASL is asked. */
-    if (cfg->auth_failure_limit > 0 && s->sh->authfail != NULL &&
-        io_authfail_count(s->sh->authfail, s->addr, time(NULL)) >=
-            cfg->auth_failure_limit) {
-        log_warn("%s auth refused client=%s reason=too many recent failures",
-                 s->id, s->addr);
+    if (io_auth_blocked(s))
         return SMTP_AUTH_FAIL;
-    }
     return io_auth_result(s,
                           auth_sasl_start(s->sasl, mech, initial, initial_len,
                                           has_initial, challenge, user,
@@ -144,6 +153,10 @@ io_auth_step_cb(void *ctx, const char *response, size_t len,
     struct io_session *s = ctx;
     if (s->sasl == NULL)
         return SMTP_AUTH_FAIL;
+    if (io_auth_blocked(s)) {
+        auth_sasl_abort(s->sasl);
+        return SMTP_AUTH_FAIL;
+    }
     return io_auth_result(s,
                           auth_sasl_step(s->sasl, response, len, challenge,
                                          user, user_size),

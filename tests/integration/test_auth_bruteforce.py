@@ -188,6 +188,27 @@ def test_parallel_connections_share_the_count(guarded):
     assert codes.count(421) >= 1, replies
 
 
+def test_exchanges_opened_in_parallel_share_the_count(guarded):
+    """Many exchanges opened first (each waiting at its 334), passwords
+    sent after: only LIMIT - 1 passwords are checked and answered 535;
+    the rest are refused before SASL sees them, the right password
+    included."""
+    n = LIMIT + 4
+    conns = [tls_session(guarded, "submission", source=ATTACKER)[0]
+             for _ in range(n)]
+    for c in conns:
+        assert c.cmd("AUTH PLAIN").code == 334
+    codes = []
+    for i, c in enumerate(conns):
+        right = i == n - 1
+        r = c.cmd(plain(USER, PASSWORD if right else f"guess{i}"))
+        codes.append(r.code)
+        c.close()
+    assert codes.count(535) == LIMIT - 1, codes
+    assert codes[LIMIT - 1:] == [421] * (n - LIMIT + 1), codes
+    assert 235 not in codes
+
+
 def _failure_lines(server, user):
     return [line for line in server.log().splitlines()
             if ATTACKER in line and user in line]
