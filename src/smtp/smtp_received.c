@@ -102,6 +102,20 @@ hw_words(struct hdr_writer *w, const char *text)
     buf_free(&t);
 }
 
+/* A new folded line of words: pre text post (text trusted to be a
+ * well-formed comment body). */
+static void
+hw_line(struct hdr_writer *w, const char *pre, const char *text,
+        const char *post)
+{
+    struct buf t;
+    buf_init(&t, RECEIVED_TOKEN_MAX);
+    buf_printf(&t, "%s%s%s", pre, text, post);
+    hw_break(w);
+    hw_words(w, t.data ? t.data : "");
+    buf_free(&t);
+}
+
 /* A comment "(" prefix text ")" made of words; in text, '(' ')' and '\\'
  * become quoted-pairs (RFC 5322 3.2.2) so a peer's name cannot close it. */
 static void
@@ -109,16 +123,13 @@ hw_comment(struct hdr_writer *w, const char *prefix, const char *text)
 {
     struct buf t;
     buf_init(&t, RECEIVED_TOKEN_MAX);
-    buf_puts(&t, "(");
     buf_puts(&t, prefix);
     for (const char *p = text; *p != '\0'; p++) {
         if (*p == '(' || *p == ')' || *p == '\\')
             buf_append(&t, "\\", 1);
         buf_append(&t, p, 1);
     }
-    buf_puts(&t, ")");
-    hw_break(w);
-    hw_words(w, t.data ? t.data : "");
+    hw_line(w, "(", t.data ? t.data : "", ")");
     buf_free(&t);
 }
 
@@ -158,23 +169,11 @@ smtp_received_format(struct buf *out, const struct smtp_received_info *ri)
     hw_part(&w, "", ri->helo_name, "");
     hw_part(&w, "(", ri->client_name, "");
     hw_part(&w, "[", ri->client_addr, "])");
-    if (ri->tls != NULL) {
-        struct buf t;
-        buf_init(&t, RECEIVED_TOKEN_MAX);
-        buf_printf(&t, "(using %s)", ri->tls);
-        hw_break(&w);
-        hw_words(&w, t.data ? t.data : "");
-        buf_free(&t);
-    }
-    if (ri->tls != NULL && ri->tls_client != NULL) {
+    if (ri->tls != NULL)
+        hw_line(&w, "(using ", ri->tls, ")");
+    if (ri->tls != NULL && ri->tls_client != NULL)
         /* Already quoted by tls_info_received_client(). */
-        struct buf t;
-        buf_init(&t, RECEIVED_TOKEN_MAX);
-        buf_printf(&t, "(%s)", ri->tls_client);
-        hw_break(&w);
-        hw_words(&w, t.data ? t.data : "");
-        buf_free(&t);
-    }
+        hw_line(&w, "(", ri->tls_client, ")");
     if (ri->auth_user != NULL)
         hw_comment(&w, "Authenticated sender: ", ri->auth_user);
     hw_break(&w);
