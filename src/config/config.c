@@ -45,6 +45,8 @@ static const struct config_section_kind config_section_kinds[] = {
     {"tls", CONFIG_SECTION_TLS, false},
     {"listen", CONFIG_SECTION_LISTEN, true},
     {"auth", CONFIG_SECTION_AUTH, false},
+    {"queue", CONFIG_SECTION_QUEUE, false},
+    {"outbound", CONFIG_SECTION_OUTBOUND, false},
 };
 
 /* ---- errors ---- */
@@ -130,6 +132,10 @@ config_section_label(struct config_load *ld, char *out, size_t outlen)
         snprintf(out, outlen, "in [tls]");
     else if (ld->section == CONFIG_SECTION_AUTH)
         snprintf(out, outlen, "in [auth]");
+    else if (ld->section == CONFIG_SECTION_QUEUE)
+        snprintf(out, outlen, "in [queue]");
+    else if (ld->section == CONFIG_SECTION_OUTBOUND)
+        snprintf(out, outlen, "in [outbound]");
     else
         snprintf(out, outlen, "at top level");
     return out;
@@ -300,6 +306,8 @@ config_unknown_key(struct config_load *ld, const char *name)
         [CONFIG_SECTION_TLS] = "in [tls]",
         [CONFIG_SECTION_LISTEN] = "in [listen NAME]",
         [CONFIG_SECTION_AUTH] = "in [auth]",
+        [CONFIG_SECTION_QUEUE] = "in [queue]",
+        [CONFIG_SECTION_OUTBOUND] = "in [outbound]",
     };
     char label[128];
     const struct config_key *key = NULL;
@@ -463,6 +471,8 @@ config_load(const char *path, struct config *out, struct buf *errors)
         config_defaults(&ld, CONFIG_SECTION_TOP);
         config_defaults(&ld, CONFIG_SECTION_TLS);
         config_defaults(&ld, CONFIG_SECTION_AUTH);
+        config_defaults(&ld, CONFIG_SECTION_QUEUE);
+        config_defaults(&ld, CONFIG_SECTION_OUTBOUND);
         config_parse(&ld, fp);
         fclose(fp);
         config_finish(&ld);
@@ -514,6 +524,7 @@ config_free(struct config *cfg)
     free(cfg->tls_ciphersuites);
     free(cfg->tls_ca_file);
     config_free_auth(cfg);
+    config_outbound_free(cfg);
     while (cfg->listens != NULL) {
         struct config_listen *next = cfg->listens->next;
         free(cfg->listens->name);

@@ -46,6 +46,68 @@ enum config_client_certs {
                                      certificate that verifies */
 };
 
+/* Outbound TLS security levels (Postfix smtp_tls_security_level). */
+enum config_tls_level {
+    CONFIG_TLS_LEVEL_NONE,       /* no TLS */
+    CONFIG_TLS_LEVEL_MAY,        /* STARTTLS if offered, not verified;
+                                    plaintext if the handshake fails */
+    CONFIG_TLS_LEVEL_ENCRYPT,    /* TLS required, any certificate */
+    CONFIG_TLS_LEVEL_VERIFY,     /* TLS required, chain and MX host name
+                                    verified */
+    CONFIG_TLS_LEVEL_SECURE,     /* TLS required, chain and next-hop domain
+                                    (or match= names) verified */
+};
+
+/* Where mail goes next: "host", "[host]", "host:port" or "[host]:port"
+ * (Postfix nexthop syntax). */
+struct config_nexthop {
+    char *host;                  /* owned; lower-cased name or IP literal,
+                                    without brackets */
+    unsigned port;               /* TCP port; default 25 */
+    bool mx;                     /* no brackets: look up MX records of
+                                    host (RFC 5321 5.1); brackets: connect
+                                    to host's addresses directly */
+    bool implicit_tls;           /* RFC 8314: TLS from the first byte
+                                    ("smtps:" or port 465) */
+    char *key;                   /* owned; canonical text, "[host]:port" or
+                                    "host", the tls_policy and
+                                    sasl_password_maps lookup key */
+};
+
+/* One line of the transport table: "domain smtp:nexthop". */
+struct config_transport {
+    char *domain;                /* owned; lower-cased; ".example.net"
+                                    matches subdomains, "*" anything */
+    struct config_nexthop nexthop;
+    int line;                    /* line in the file */
+};
+
+/* One line of the tls_policy table: "destination level [match=a:b]". */
+struct config_tls_policy {
+    char *dest;                  /* owned; a domain or "[host]:port", as
+                                    struct config_nexthop key */
+    enum config_tls_level level;
+    char **match;                /* owned; n_match names for secure
+                                    ("nexthop", "dot-nexthop" or a name;
+                                    ".name" matches subdomains) */
+    size_t n_match;
+    int line;
+};
+
+/* One line of sasl_password_maps: "[host]:port user:password". */
+struct config_sasl_password {
+    char *dest;                  /* owned; nexthop key */
+    char *user;                  /* owned */
+    char *password;              /* owned; wiped on free */
+};
+
+/* One mynetworks entry (CIDR). */
+struct config_cidr {
+    int family;                  /* AF_INET or AF_INET6 */
+    unsigned char addr[16];      /* network address, host bits zero */
+    unsigned prefix;             /* prefix length in bits */
+};
+
 struct config_listen {
     char *name;                  /* owned; "mx" from [listen mx] */
     char *address;               /* owned; "127.0.0.1:2525", "[::1]:25" */
@@ -109,8 +171,6 @@ struct config {
     unsigned smtpd_hard_error_limit;  /* errors before 421; default 20 */
     unsigned smtpd_client_connection_limit; /* concurrent sessions; 4000 */
     enum config_bare_newline smtpd_bare_newline; /* default normalize */
-    unsigned queue_retry_interval; /* seconds between delivery retries;
-                                      default 300 */
 
     struct config_tls_pair tls_pairs[CONFIG_TLS_PAIRS_MAX]; /* [tls] */
     size_t n_tls_pairs;
@@ -159,6 +219,42 @@ struct config {
                                     relay_client_certs, in file order */
     size_t n_relay_certs;
 
+    /* Relay rights without AUTH (issue 4). */
+    struct config_cidr *mynetworks; /* owned; n_mynetworks entries */
+    size_t n_mynetworks;
+
+    /* [queue] (issue 4): retries and bounces. */
+    unsigned minimal_backoff_time;   /* seconds before the first retry;
+                                        default 300 */
+    unsigned maximal_backoff_time;   /* seconds, cap of the retry interval;
+                                        default 3600 */
+    unsigned maximal_queue_lifetime; /* seconds a message may stay
+                                        deferred before it bounces;
+                                        default 5 days */
+
+    /* [outbound] (issue 4): delivery to other hosts over SMTP. */
+    enum config_tls_level outbound_tls_security_level; /* default may */
+    char *outbound_tls_policy;   /* owned path or NULL */
+    struct config_tls_policy *tls_policies; /* owned; from that file */
+    size_t n_tls_policies;
+    char *outbound_transport;    /* owned path or NULL */
+    struct config_transport *transports; /* owned; from that file */
+    size_t n_transports;
+    char *relayhost_text;        /* owned; as written, or NULL */
+    struct config_nexthop relayhost; /* parsed; host NULL if unset */
+    char *sasl_password_maps;    /* owned path or NULL; mode 0600 */
+    struct config_sasl_password *sasl_passwords; /* owned */
+    size_t n_sasl_passwords;
+    char *outbound_tls_ca_file;  /* owned path or NULL: system store */
+    char *dns_resolver;          /* owned; "127.0.0.1@5353 ..." or NULL:
+                                    /etc/resolv.conf */
+    char *outbound_helo_name;    /* owned or NULL: hostname */
+    unsigned smtp_connect_timeout; /* seconds; default 30 */
+    unsigned smtp_timeout;       /* seconds per reply; default 300 */
+    unsigned destination_concurrency_limit; /* connections per next hop;
+                                               default 20 */
+    unsigned outbound_concurrency_limit; /* connections in all; 100 */
+
     struct config_listen *listens; /* owned; in file order */
 };
 
@@ -182,5 +278,28 @@ bool config_is_local_domain(const struct config *cfg, const char *domain);
  * in it. local and domain are as received (case is folded here). */
 bool config_is_local_recipient(const struct config *cfg, const char *local,
                                const char *domain);
+
+/* The transport entry for domain (lower-case, no trailing dot): the exact
+ * domain, else the nearest ".parent" entry, else "*". NULL: none. */
+const struct config_nexthop *
+config_transport_lookup(const struct config *cfg, const char *domain);
+
+/* The tls_policy entry for a next hop: its key ("[host]:port" or a
+ * domain), else for a domain its nearest ".parent" entry. NULL: none
+ * (use outbound_tls_security_level). */
+const struct config_tls_policy *
+config_tls_policy_lookup(const struct config *cfg, const char *key);
+
+/* The sasl_password_maps entry for a nexthop key, or NULL. */
+const struct config_sasl_password *
+config_sasl_password_lookup(const struct config *cfg, const char *key);
+
+/* True if the client address sa (AF_INET or AF_INET6; IPv4-mapped IPv6
+ * counts as IPv4) is in mynetworks. */
+struct sockaddr;
+bool config_in_mynetworks(const struct config *cfg, const struct sockaddr *sa);
+
+/* Name of a TLS level ("may"), for logs. */
+const char *config_tls_level_name(enum config_tls_level level);
 
 #endif

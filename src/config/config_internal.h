@@ -24,6 +24,8 @@ enum config_section {
     CONFIG_SECTION_TLS,    /* [tls] */
     CONFIG_SECTION_LISTEN, /* [listen NAME], one struct config_listen each */
     CONFIG_SECTION_AUTH,   /* [auth]: SASL and AUTH policy (issue 3) */
+    CONFIG_SECTION_QUEUE,  /* [queue]: retries and bounces (issue 4) */
+    CONFIG_SECTION_OUTBOUND, /* [outbound]: delivery by SMTP (issue 4) */
     CONFIG_SECTION_NONE,
 };
 
@@ -131,6 +133,30 @@ int config_sender_logins_load(struct config_load *ld, const char *path);
  * ("sha256:HEX", "issuer=DN subject=DN" or "issuer=DN" lines). Same
  * reporting and returns. */
 int config_relay_certs_load(struct config_load *ld, const char *path);
+
+/* Load the outbound tables (config_outbound.c): transport
+ * ("domain smtp:nexthop"), tls_policy ("dest level [match=a:b]") and
+ * sasl_password_maps ("nexthop user:password"; refused if group or others
+ * may read it). Same reporting and returns. */
+int config_transport_load(struct config_load *ld, const char *path);
+int config_tls_policy_load(struct config_load *ld, const char *path);
+int config_sasl_passwords_load(struct config_load *ld, const char *path);
+
+/* Setters of config_outbound.c (see config_set_fn): mynetworks (CIDR
+ * list), dns_resolver ("IP[@port]" list), relayhost (a next hop) and a
+ * TLS security level. */
+config_set_fn config_set_mynetworks, config_set_resolver,
+    config_set_relayhost, config_set_tls_level;
+
+/* Parse a next hop: "host", "host:port", "[host]" or "[host]:port";
+ * implicit: written as "smtps:". Returns NULL and fills *out (free with
+ * config_nexthop_free()), or a reason. */
+const char *config_nexthop_parse(const char *text, bool implicit,
+                                 struct config_nexthop *out);
+void config_nexthop_free(struct config_nexthop *nh);
+
+/* Free everything config_outbound.c put in cfg. */
+void config_outbound_free(struct config *cfg);
 
 /* Free what the two loaders above put in cfg. */
 void config_maps_free(struct config *cfg);

@@ -520,6 +520,27 @@ config_set_relay_certs(struct config_load *ld, const struct config_key *key,
     return config_set_list(ld, key, value, field, config_relay_certs_load);
 }
 
+static int
+config_set_transport(struct config_load *ld, const struct config_key *key,
+                     const char *value, void *field)
+{
+    return config_set_list(ld, key, value, field, config_transport_load);
+}
+
+static int
+config_set_tls_policy(struct config_load *ld, const struct config_key *key,
+                      const char *value, void *field)
+{
+    return config_set_list(ld, key, value, field, config_tls_policy_load);
+}
+
+static int
+config_set_sasl_passwords(struct config_load *ld, const struct config_key *key,
+                          const char *value, void *field)
+{
+    return config_set_list(ld, key, value, field, config_sasl_passwords_load);
+}
+
 /* A path that need not exist yet (the sasldb, created by "tlsmta user
  * add"); relative to the config file's directory. */
 static int
@@ -692,7 +713,14 @@ static const struct config_type
     config_type_service = {"name", config_set_service},
     config_type_mechanisms = {"mechanism list", config_set_mechanisms},
     config_type_sender_maps = {"file", config_set_sender_maps},
-    config_type_relay_certs = {"file", config_set_relay_certs};
+    config_type_relay_certs = {"file", config_set_relay_certs},
+    config_type_mynetworks = {"network list", config_set_mynetworks},
+    config_type_resolver = {"resolver list", config_set_resolver},
+    config_type_relayhost = {"next hop", config_set_relayhost},
+    config_type_tls_level = {"security level", config_set_tls_level},
+    config_type_transport = {"file", config_set_transport},
+    config_type_tls_policy = {"file", config_set_tls_policy},
+    config_type_sasl_passwords = {"file", config_set_sasl_passwords};
 
 static const struct config_choice config_bare_newline_choices[] = {
     {"normalize", CONFIG_BARE_NEWLINE_NORMALIZE, NULL},
@@ -736,6 +764,9 @@ static const struct config_choice config_client_certs_choices[] = {
 #define TOP(m) CONFIG_SECTION_TOP, #m, .offset = offsetof(struct config, m)
 #define TLS(n, m) CONFIG_SECTION_TLS, n, .offset = offsetof(struct config, m)
 #define AUTH(n, m) CONFIG_SECTION_AUTH, n, .offset = offsetof(struct config, m)
+#define QUEUE(m) CONFIG_SECTION_QUEUE, #m, .offset = offsetof(struct config, m)
+#define OUT(n, m)                                                              \
+    CONFIG_SECTION_OUTBOUND, n, .offset = offsetof(struct config, m)
 #define LISTEN(m)                                                              \
     CONFIG_SECTION_LISTEN, #m, .offset = offsetof(struct config_listen, m)
 
@@ -779,9 +810,13 @@ const struct config_key config_keys[] = {
      .choices = config_bare_newline_choices,
      .reason = "bare CR or LF in DATA (SMTP smuggling): normalize stores "
                "CRLF and never ends DATA; reject answers 550 5.5.2"},
-    {TOP(queue_retry_interval), .type = &config_type_seconds, .def = "300",
-     .min = 1, .max = 86400,
-     .reason = "wait between delivery attempts of a deferred message"},
+    {CONFIG_SECTION_TOP, "queue_retry_interval",
+     .offset = offsetof(struct config, minimal_backoff_time),
+     .type = &config_type_seconds, .min = 1, .max = 86400,
+     .reason = "old name of [queue] minimal_backoff_time"},
+    {TOP(mynetworks), .type = &config_type_mynetworks,
+     .reason = "client networks allowed to relay without AUTH, as "
+               "127.0.0.0/8 [::1]/128; default none"},
     {TOP(relay_client_certs), .type = &config_type_relay_certs,
      .reason = "client certificates granted relay: \"sha256:HEX\" or "
                "\"issuer=DN subject=DN\" lines (RFC 2253 DNs)"},
@@ -846,6 +881,56 @@ const struct config_key config_keys[] = {
     {AUTH("auth_failure_window", auth_failure_window),
      .type = &config_type_seconds, .def = "600", .min = 1, .max = 86400,
      .reason = "how long a failed AUTH counts against its client address"},
+
+    {QUEUE(minimal_backoff_time), .type = &config_type_seconds, .def = "300",
+     .min = 1, .max = 86400,
+     .reason = "wait before the first retry of a deferred message; each "
+               "wait is the message's age, between this and the cap"},
+    {QUEUE(maximal_backoff_time), .type = &config_type_seconds, .def = "1h",
+     .min = 1, .max = 86400,
+     .reason = "longest wait between two delivery attempts"},
+    {QUEUE(maximal_queue_lifetime), .type = &config_type_seconds,
+     .def = "5d", .min = 1, .max = 100 * 86400,
+     .reason = "a message still deferred after this long is returned to "
+               "its sender (RFC 3464 bounce)"},
+
+    {OUT("tls_security_level", outbound_tls_security_level),
+     .type = &config_type_tls_level, .def = "may",
+     .reason = "TLS to next hops: none | may (opportunistic) | encrypt | "
+               "verify | secure; per destination in tls_policy"},
+    {OUT("tls_policy", outbound_tls_policy), .type = &config_type_tls_policy,
+     .reason = "table of \"destination level [match=name:name]\" lines; "
+               "destination is a domain, .domain or [host]:port"},
+    {OUT("transport", outbound_transport), .type = &config_type_transport,
+     .reason = "table of \"domain smtp:nexthop\" lines overriding MX "
+               "routing (.domain for subdomains, * for all)"},
+    {OUT("relayhost", relayhost_text), .type = &config_type_relayhost,
+     .reason = "smarthost for all non-local mail: [host]:587 (STARTTLS) "
+               "or [host]:465 (implicit TLS); host without [] = MX lookup"},
+    {OUT("sasl_password_maps", sasl_password_maps),
+     .type = &config_type_sasl_passwords,
+     .reason = "\"[host]:port user:password\" lines for AUTH at next "
+               "hops; must be mode 600; sent only over TLS"},
+    {OUT("tls_ca_file", outbound_tls_ca_file), .type = &config_type_file,
+     .reason = "PEM CAs for verify and secure; unset: the system store"},
+    {OUT("dns_resolver", dns_resolver), .type = &config_type_resolver,
+     .reason = "DNS servers to ask, as 127.0.0.1@5353; unset: the "
+               "nameservers of /etc/resolv.conf"},
+    {OUT("helo_name", outbound_helo_name), .type = &config_type_hostname,
+     .reason = "name sent in EHLO; default hostname"},
+    {OUT("connect_timeout", smtp_connect_timeout),
+     .type = &config_type_seconds, .def = "30", .min = 1, .max = 600,
+     .reason = "time allowed to connect to one address of a next hop"},
+    {OUT("timeout", smtp_timeout), .type = &config_type_seconds,
+     .def = "300", .min = 1, .max = 3600,
+     .reason = "time allowed for each reply (RFC 5321 4.5.3.2 asks 2 to "
+               "10 minutes)"},
+    {OUT("destination_concurrency_limit", destination_concurrency_limit),
+     .type = &config_type_unsigned, .def = "20", .min = 1, .max = 1000,
+     .reason = "parallel connections to one next hop"},
+    {OUT("concurrency_limit", outbound_concurrency_limit),
+     .type = &config_type_unsigned, .def = "100", .min = 1, .max = 10000,
+     .reason = "parallel outbound connections in all"},
 
     {LISTEN(address), .type = &config_type_address,
      .flags = CONFIG_KEY_REQUIRED,

@@ -345,7 +345,7 @@ qm_init(struct qm *qm, const struct config *cfg)
 
     memset(qm, 0, sizeof(*qm));
     qm->cfg = cfg;
-    qm->retry = cfg->queue_retry_interval ? cfg->queue_retry_interval
+    qm->retry = cfg->minimal_backoff_time ? cfg->minimal_backoff_time
                                           : QM_RETRY_DEFAULT;
     if (cfg->hostname != NULL)
         snprintf(qm->hostname, sizeof(qm->hostname), "%s", cfg->hostname);

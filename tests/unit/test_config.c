@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
 
 #include "config/config.h"
 #include "util/util_buf.h"
@@ -144,7 +147,7 @@ test_full_file(void **state)
     assert_int_equal(cfg.smtpd_hard_error_limit, 10);
     assert_int_equal(cfg.smtpd_client_connection_limit, 500);
     assert_int_equal(cfg.smtpd_bare_newline, CONFIG_BARE_NEWLINE_REJECT);
-    assert_int_equal(cfg.queue_retry_interval, 3600);
+    assert_int_equal(cfg.minimal_backoff_time, 3600);
     assert_int_equal(cfg.n_tls_pairs, 1);
     assert_string_equal(cfg.tls_pairs[0].cert, "rsa.crt");
     assert_string_equal(cfg.tls_pairs[0].key, "rsa.key");
@@ -185,7 +188,7 @@ test_defaults(void **state)
     assert_int_equal(cfg.smtpd_hard_error_limit, 20);
     assert_int_equal(cfg.smtpd_client_connection_limit, 4000);
     assert_int_equal(cfg.smtpd_bare_newline, CONFIG_BARE_NEWLINE_NORMALIZE);
-    assert_int_equal(cfg.queue_retry_interval, 300);
+    assert_int_equal(cfg.minimal_backoff_time, 300);
     assert_int_equal(cfg.n_tls_pairs, 0);
     assert_int_equal(cfg.tls_min_version, 0x0303);
     assert_string_equal(cfg.tls_ciphers, "ECDHE-ECDSA-AES256-GCM-SHA384:"
@@ -235,7 +238,7 @@ test_size_and_time_units(void **state)
     assert_int_equal(cfg.message_size_limit, 0);
     assert_int_equal(cfg.smtpd_timeout, 7200);
     assert_int_equal(cfg.smtpd_tls_timeout, 60);
-    assert_int_equal(cfg.queue_retry_interval, 86400);
+    assert_int_equal(cfg.minimal_backoff_time, 86400);
     config_free(&cfg);
     expect_ok("message_size_limit = 512k\n" MINIMAL, &cfg);
     assert_int_equal(cfg.message_size_limit, 512 * 1024);
@@ -307,8 +310,8 @@ test_error_unknown(void **state)
     expect_errors(MINIMAL "hostname = x\n",
                   "t.conf:4: unknown key \"hostname\" in [listen mx] (it "
                   "belongs at top level, before any [section])\n");
-    expect_errors("[outbound]\ntls_security_level = may\n" MINIMAL,
-                  "t.conf:1: unknown section [outbound]\n");
+    expect_errors("[dane]\ntls_security_level = may\n" MINIMAL,
+                  "t.conf:1: unknown section [dane]\n");
     expect_errors("[listen]\n" MINIMAL,
                   "t.conf:1: section [listen] needs a name, as in "
                   "[listen mx]\n");
@@ -958,6 +961,152 @@ test_free_zeroed(void **state)
     config_free(&cfg);
 }
 
+/* ---- issue 4: [queue], [outbound], mynetworks ---- */
+
+static void
+test_outbound_defaults(void **state)
+{
+    struct config cfg;
+    (void)state;
+    expect_ok(MINIMAL, &cfg);
+    assert_int_equal(cfg.minimal_backoff_time, 300);
+    assert_int_equal(cfg.maximal_backoff_time, 3600);
+    assert_int_equal(cfg.maximal_queue_lifetime, 5 * 86400);
+    assert_int_equal(cfg.outbound_tls_security_level, CONFIG_TLS_LEVEL_MAY);
+    assert_null(cfg.relayhost.host);
+    assert_null(cfg.dns_resolver);
+    assert_int_equal(cfg.n_mynetworks, 0);
+    assert_int_equal(cfg.smtp_connect_timeout, 30);
+    assert_int_equal(cfg.smtp_timeout, 300);
+    assert_null(config_transport_lookup(&cfg, "example.net"));
+    config_free(&cfg);
+}
+
+static void
+test_outbound_tables(void **state)
+{
+    struct config cfg;
+    (void)state;
+    write_file("transport", "example.net   smtp:[127.0.0.5]:2526\n"
+                            ".example.net  smtp:mx.example.org\n"
+                            "*             smtps:[Relay.Example.ORG]\n");
+    write_file("policy", "example.net secure match=nexthop:.example.net\n"
+                         "[127.0.0.5]:2526 encrypt\n"
+                         ".example.com verify\n");
+    write_file("passwd", "[smtp.example.net]:587 alice:s3cret:x\n");
+    chmod("passwd", 0600);
+    expect_ok("mynetworks = 127.0.0.0/8, [::1]/128 10.1.2.3\n"
+              "[queue]\nminimal_backoff_time = 1s\nmaximal_queue_lifetime = "
+              "2d\n"
+              "[outbound]\ntls_security_level = encrypt\n"
+              "transport = transport\ntls_policy = policy\n"
+              "relayhost = [smtp.example.net]:587\n"
+              "sasl_password_maps = passwd\n"
+              "dns_resolver = 127.0.0.1@5353 ::1\n" MINIMAL,
+              &cfg);
+    assert_int_equal(cfg.minimal_backoff_time, 1);
+    assert_int_equal(cfg.maximal_queue_lifetime, 2 * 86400);
+    assert_int_equal(cfg.outbound_tls_security_level,
+                     CONFIG_TLS_LEVEL_ENCRYPT);
+    const struct config_nexthop *nh =
+        config_transport_lookup(&cfg, "example.net");
+    assert_non_null(nh);
+    assert_string_equal(nh->host, "127.0.0.5");
+    assert_int_equal(nh->port, 2526);
+    assert_false(nh->mx);
+    assert_string_equal(nh->key, "[127.0.0.5]:2526");
+    nh = config_transport_lookup(&cfg, "a.b.example.net");
+    assert_string_equal(nh->key, "mx.example.org");
+    assert_true(nh->mx);
+    nh = config_transport_lookup(&cfg, "other.org");
+    assert_string_equal(nh->key, "[relay.example.org]:25");
+    assert_true(nh->implicit_tls);
+    const struct config_tls_policy *p =
+        config_tls_policy_lookup(&cfg, "example.net");
+    assert_int_equal(p->level, CONFIG_TLS_LEVEL_SECURE);
+    assert_int_equal(p->n_match, 2);
+    assert_string_equal(p->match[1], ".example.net");
+    assert_null(config_tls_policy_lookup(&cfg, "sub.example.net"));
+    p = config_tls_policy_lookup(&cfg, "mx.example.com");
+    assert_int_equal(p->level, CONFIG_TLS_LEVEL_VERIFY);
+    p = config_tls_policy_lookup(&cfg, "[127.0.0.5]:2526");
+    assert_int_equal(p->level, CONFIG_TLS_LEVEL_ENCRYPT);
+    assert_string_equal(cfg.relayhost.key, "[smtp.example.net]:587");
+    assert_false(cfg.relayhost.implicit_tls);
+    const struct config_sasl_password *pw =
+        config_sasl_password_lookup(&cfg, cfg.relayhost.key);
+    assert_string_equal(pw->user, "alice");
+    assert_string_equal(pw->password, "s3cret:x");
+    assert_string_equal(cfg.dns_resolver, "127.0.0.1@5353 ::1");
+    assert_int_equal(cfg.n_mynetworks, 3);
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET, "127.9.8.7", &in.sin_addr);
+    assert_true(config_in_mynetworks(&cfg, (struct sockaddr *)&in));
+    inet_pton(AF_INET, "10.1.2.4", &in.sin_addr);
+    assert_false(config_in_mynetworks(&cfg, (struct sockaddr *)&in));
+    inet_pton(AF_INET6, "::1", &in6.sin6_addr);
+    assert_true(config_in_mynetworks(&cfg, (struct sockaddr *)&in6));
+    inet_pton(AF_INET6, "::ffff:10.1.2.3", &in6.sin6_addr);
+    assert_true(config_in_mynetworks(&cfg, (struct sockaddr *)&in6));
+    inet_pton(AF_INET6, "::2", &in6.sin6_addr);
+    assert_false(config_in_mynetworks(&cfg, (struct sockaddr *)&in6));
+    config_free(&cfg);
+
+    expect_ok("[outbound]\nrelayhost = smtp.example.net:465\n" MINIMAL, &cfg);
+    assert_true(cfg.relayhost.mx);
+    assert_true(cfg.relayhost.implicit_tls);
+    assert_string_equal(cfg.relayhost.key, "smtp.example.net:465");
+    config_free(&cfg);
+}
+
+static void
+test_outbound_errors(void **state)
+{
+    (void)state;
+    expect_errors("mynetworks = 10.0.0.1/8 ::1 [::1]/129 1.2.3.4/x\n" MINIMAL,
+                  "t.conf:1: mynetworks: \"10.0.0.1/8\": host bits set "
+                  "after the prefix (write the network address)\n"
+                  "t.conf:1: mynetworks: \"::1\": not an IPv4 address (IPv6 "
+                  "goes in brackets)\n"
+                  "t.conf:1: mynetworks: \"[::1]/129\": bad prefix length\n"
+                  "t.conf:1: mynetworks: \"1.2.3.4/x\": bad prefix length\n");
+    expect_errors("[outbound]\ntls_security_level = dane\n"
+                  "relayhost = [smtp.example.net]:0\n"
+                  "dns_resolver = localhost\n" MINIMAL,
+                  "t.conf:2: tls_security_level: \"dane\": dane is not "
+                  "supported yet (use verify or secure)\n"
+                  "t.conf:3: relayhost: \"[smtp.example.net]:0\": port must "
+                  "be 1..65535\n"
+                  "t.conf:4: dns_resolver: \"localhost\" is not IP or "
+                  "IP@port\n");
+    write_file("transport", "example.net relay:[x]\n"
+                            "bad_domain smtp:x\n"
+                            "example.org smtp:192.0.2.1\n"
+                            "example.com\n");
+    write_file("policy", "example.net sure\n"
+                         "example.org may match=nexthop\n"
+                         "* encrypt\n");
+    write_file("passwd", "[smtp.example.net]:587 alice\n");
+    chmod("passwd", 0644);
+    expect_errors("[outbound]\ntransport = transport\ntls_policy = policy\n"
+                  "sasl_password_maps = passwd\n" MINIMAL,
+                  "transport:1: expected smtp:NEXTHOP or smtps:NEXTHOP\n"
+                  "transport:2: expected a domain, .domain or *\n"
+                  "transport:3: an IP address must be in brackets, as in "
+                  "[192.0.2.1]\n"
+                  "transport:4: expected \"domain smtp:nexthop\"\n"
+                  "policy:1: expected none, may, encrypt, verify or secure\n"
+                  "policy:2: match= needs level verify or secure\n"
+                  "policy:3: use tls_security_level in [outbound] for the "
+                  "default\n"
+                  "t.conf:4: sasl_password_maps: passwd holds passwords but "
+                  "is readable by others (mode 644); chmod 600 it\n");
+    chmod("passwd", 0600);
+    expect_errors("[outbound]\nsasl_password_maps = passwd\n" MINIMAL,
+                  "passwd:1: expected \"[host]:port user:password\"\n");
+}
+
 int
 main(void)
 {
@@ -1004,6 +1153,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_relay_client_certs_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_free_zeroed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_defaults, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
