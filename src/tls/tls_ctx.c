@@ -94,29 +94,36 @@ tls_load_pair(SSL_CTX *ctx, const struct config *cfg,
     return 0;
 }
 
+int
+tls_ctx_set_common(SSL_CTX *ctx, const struct config *cfg, int min_version)
+{
+    /* DESIGN.md: TLS 1.2 and 1.3 only; nobody can ask for less. */
+    if (min_version < TLS1_2_VERSION)
+        min_version = TLS1_2_VERSION;
+    if (SSL_CTX_set_min_proto_version(ctx, min_version) != 1)
+        return -1;
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3);
+    if (cfg->tls_ciphers && SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1)
+        return -1;
+    if (cfg->tls_ciphersuites &&
+        SSL_CTX_set_ciphersuites(ctx, cfg->tls_ciphersuites) != 1)
+        return -1;
+    if (SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1)
+        return -1;
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    return 0;
+}
+
 static int
 tls_set_policy(SSL_CTX *ctx, const struct config *cfg, char *err,
                size_t errlen)
 {
     char why[512];
-    int min = cfg->tls_min_version ? cfg->tls_min_version : TLS1_2_VERSION;
 
-    /* DESIGN.md: TLS 1.2 and 1.3 only; the config cannot ask for less. */
-    if (min < TLS1_2_VERSION)
-        min = TLS1_2_VERSION;
-    if (SSL_CTX_set_min_proto_version(ctx, min) != 1)
+    if (tls_ctx_set_common(ctx, cfg, cfg->tls_min_version) < 0)
         goto fail;
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                 SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3);
-    if (cfg->tls_ciphers && SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1)
-        goto fail;
-    if (cfg->tls_ciphersuites &&
-        SSL_CTX_set_ciphersuites(ctx, cfg->tls_ciphersuites) != 1)
-        goto fail;
-    if (SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1)
-        goto fail;
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     /* Resumption: server-side cache plus one TLS 1.3 ticket (not the
      * default two) to keep the first flight small. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);

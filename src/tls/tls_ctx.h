@@ -36,6 +36,16 @@
 SSL_CTX *tls_server_ctx_new(const struct config *cfg, char *err,
                             size_t errlen);
 
+/* The policy every context of ours shares, server and delivery client
+ * alike: minimum version min_version (0 or anything lower is raised to
+ * TLS 1.2; SSLv2/SSLv3/TLS 1.0/1.1 never), cfg's [tls] ciphers (TLS 1.2)
+ * and ciphersuites (TLS 1.3) when set (NULL: OpenSSL's defaults), our key
+ * exchange groups, no compression (CRIME), no renegotiation,
+ * SSL_MODE_RELEASE_BUFFERS. Returns 0, or -1 with the reason on OpenSSL's
+ * error queue (tls_error_string()). */
+int tls_ctx_set_common(SSL_CTX *ctx, const struct config *cfg,
+                       int min_version);
+
 /* Prepare a new server SSL (from tls_server_ctx_new()'s context, before
  * its handshake) for the client certificate policy of its listener:
  *   CONFIG_CLIENT_CERTS_NONE    no certificate requested;
