@@ -22,7 +22,6 @@
 
 #define RECEIVED_LINE_MAX 78    /* RFC 5322 2.1.1 SHOULD, without CRLF */
 #define RECEIVED_TOKEN_MAX 1024 /* longest part we compose: a path, a name */
-#define RECEIVED_DATE_MAX 64
 
 /* Writes folded header text into a buffer. */
 struct hdr_writer {
@@ -133,10 +132,8 @@ hw_comment(struct hdr_writer *w, const char *prefix, const char *text)
     buf_free(&t);
 }
 
-/* RFC 5322 3.3 date-time in local time with a numeric zone, written with
- * English names whatever the locale. */
-static void
-received_date(time_t when, char *dst, size_t size)
+void
+smtp_received_date(time_t when, char *dst, size_t size)
 {
     static const char *const days[] = {"Sun", "Mon", "Tue", "Wed",
                                        "Thu", "Fri", "Sat"};
@@ -162,7 +159,7 @@ smtp_received_format(struct buf *out, const struct smtp_received_info *ri)
 {
     struct hdr_writer w = {out, 0, false, false};
     size_t start = out->len;
-    char date[RECEIVED_DATE_MAX];
+    char date[SMTP_DATE_MAX];
 
     hw_raw(&w, "Received:", 9);
     hw_words(&w, "from");
@@ -188,7 +185,7 @@ smtp_received_format(struct buf *out, const struct smtp_received_info *ri)
         hw_words(&w, "for");
         hw_part(&w, "<", ri->for_rcpt, ">;");
     }
-    received_date(ri->when, date, sizeof(date));
+    smtp_received_date(ri->when, date, sizeof(date));
     hw_words(&w, date);
     hw_raw(&w, "\r\n", 2);
     if (w.failed) {

@@ -34,4 +34,12 @@ struct smtp_received_info {
  * octets where the parts allow) to out. Returns 0, or -1 if out is full. */
 int smtp_received_format(struct buf *out, const struct smtp_received_info *ri);
 
+#define SMTP_DATE_MAX 64 /* bytes of an smtp_received_date() text incl. NUL */
+
+/* Write when as an RFC 5322 3.3 date-time ("Mon, 8 Apr 2024 09:41:18
+ * +0200"): local time with a numeric zone, English names whatever the
+ * locale. dst gets size bytes (SMTP_DATE_MAX is always enough), always
+ * NUL-terminated. Also used for Date: and Arrival-Date: of bounces. */
+void smtp_received_date(time_t when, char *dst, size_t size);
+
 #endif
