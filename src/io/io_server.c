@@ -100,7 +100,7 @@ io_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     /* DESIGN.md performance notes: no Nagle delay behind TLS tickets. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     evutil_make_socket_nonblocking(fd);
-    io_session_start(sh, l->cfg, fd, addr);
+    io_session_start(sh, l->cfg, fd, addr, config_in_mynetworks(sh->cfg, sa));
 }
 
 static void

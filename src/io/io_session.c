@@ -67,9 +67,11 @@ io_rcpt_check_cb(void *ctx, const struct smtp_session_view *sv,
                    : SMTP_RCPT_UNKNOWN_USER;
     }
     /* Never an open relay (DESIGN.md invariants): only an authenticated
-     * client may send to a domain that is not ours. */
-    return sv->authenticated || s->cert_relay ? SMTP_RCPT_OK
-                                              : SMTP_RCPT_RELAY_DENIED;
+     * client, or one in mynetworks, may send to a domain that is not
+     * ours. */
+    return sv->authenticated || s->cert_relay || s->mynetworks
+               ? SMTP_RCPT_OK
+               : SMTP_RCPT_RELAY_DENIED;
 }
 
 static char *
@@ -682,7 +684,7 @@ io_session_open_plain(struct io_session *s)
 
 void
 io_session_start(struct io_shared *sh, const struct config_listen *lst,
-                 evutil_socket_t fd, const char *addr)
+                 evutil_socket_t fd, const char *addr, bool mynetworks)
 {
     struct io_session *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -697,13 +699,15 @@ io_session_start(struct io_shared *sh, const struct config_listen *lst,
     snprintf(s->id, sizeof(s->id), "%X%06lX", (unsigned)getpid(),
              ++io_session_counter & 0xffffffUL);
     snprintf(s->addr, sizeof(s->addr), "%s", addr);
+    s->mynetworks = mynetworks;
     io_session_init_smtp(s);
     s->next = sh->sessions;
     if (s->next)
         s->next->prev = s;
     sh->sessions = s;
     sh->n_sessions++;
-    log_info("%s connect client=%s listener=%s", s->id, s->addr, lst->name);
+    log_info("%s connect client=%s listener=%s%s", s->id, s->addr, lst->name,
+             s->mynetworks ? " mynetworks=yes" : "");
 
     s->smtp = smtp_server_new(&s->params, &s->hooks);
     bool implicit = lst->tls == CONFIG_TLS_IMPLICIT && sh->tls_ctx != NULL;

@@ -31,10 +31,11 @@ struct io_shared {
 };
 
 /* Start a session on an accepted socket fd (ownership passes to the
- * session, which closes it). addr is the client's address text. Logs and
- * closes fd on failure. */
+ * session, which closes it). addr is the client's address text;
+ * mynetworks: the address is in the config's mynetworks (may relay
+ * without AUTH). Logs and closes fd on failure. */
 void io_session_start(struct io_shared *sh, const struct config_listen *lst,
-                      evutil_socket_t fd, const char *addr);
+                      evutil_socket_t fd, const char *addr, bool mynetworks);
 
 /* The committer's done callback (arg: the io_shared): answers the DATA of
  * the session that submitted c, or finishes freeing it if it went away. */

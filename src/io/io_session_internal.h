@@ -63,6 +63,8 @@ struct io_session {
                                           offered */
     char auth_mech[24];                /* mechanism of the exchange under
                                           way or done, for the log */
+    bool mynetworks;                   /* client address in mynetworks:
+                                          may relay without AUTH */
     bool cert_relay;                   /* the client certificate grants
                                           relay (relay_client_certs) */
     char *tls_client_received;         /* owned; Received comment on the

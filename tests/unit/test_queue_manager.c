@@ -54,7 +54,18 @@ setup(void **state)
     f->cfg.maildir = f->maildir;
     f->cfg.local_domains = f->domains;
     f->cfg.n_local_domains = 2;
-    f->cfg.queue_retry_interval = 300;
+    f->cfg.minimal_backoff_time = 300;
+    f->cfg.maximal_backoff_time = 3600;
+    f->cfg.maximal_queue_lifetime = 5 * 86400;
+    /* Remote recipients go to a closed port on loopback (connection
+     * refused: deferred at once); DNS only to a dead loopback port. */
+    f->cfg.relayhost = (struct config_nexthop){
+        .host = "127.0.0.1", .port = 1, .key = "[127.0.0.1]:1"};
+    f->cfg.dns_resolver = "127.0.0.1@1";
+    f->cfg.smtp_connect_timeout = 5;
+    f->cfg.smtp_timeout = 5;
+    f->cfg.outbound_concurrency_limit = 10;
+    f->cfg.destination_concurrency_limit = 10;
     assert_int_equal(spool_open(f->spool_dir, &f->sp, err, sizeof(err)), 0);
     *state = f;
     return 0;
