@@ -156,7 +156,7 @@ relay_conn_free(struct relay_job *job)
         return;
     if (c->bev != NULL)
         bufferevent_free(c->bev);
-    else if (c->fd >= 0)
+    if (!c->bev_owns_fd && c->fd >= 0)
         close(c->fd);
     smtp_client_free(c->client);
     free(c);
@@ -259,6 +259,7 @@ relay_tls_begin(struct relay_job *job)
         bufferevent_free(c->bev); /* not CLOSE_ON_FREE: fd stays open */
     }
     c->bev = bev;
+    c->bev_owns_fd = true;
     c->tls_handshaking = true;
     bufferevent_setcb(bev, relay_conn_read_cb, relay_conn_write_cb,
                       relay_conn_event_cb, job);
@@ -504,6 +505,7 @@ relay_conn_start(struct relay_job *job)
         relay_conn_over(job);
         return;
     }
+    c->fd = -1;
     job->conn = c;
     relay_addr_format(&job->addrs[job->i_addr], job->addr_text,
                       sizeof(job->addr_text));
@@ -524,8 +526,8 @@ relay_conn_start(struct relay_job *job)
             return;
         }
     } else {
-        c->bev = bufferevent_socket_new(job->r->base, c->fd,
-                                        BEV_OPT_CLOSE_ON_FREE);
+        /* Not CLOSE_ON_FREE: STARTTLS frees this one and keeps the fd. */
+        c->bev = bufferevent_socket_new(job->r->base, c->fd, 0);
         if (c->bev == NULL) {
             relay_conn_fail(job, RELAY_DSN_CONNECT, "out of memory");
             return;

@@ -40,7 +40,8 @@ struct relay {
 /* One connection to one address (relay_conn.c). */
 struct relay_conn {
     struct bufferevent *bev;       /* owned; plain or TLS */
-    evutil_socket_t fd;            /* the socket (bev closes it) */
+    evutil_socket_t fd;            /* owned; the socket, or -1 */
+    bool bev_owns_fd;              /* the TLS bev closes fd */
     struct smtp_client *client;    /* owned */
     bool connected;                /* TCP (and for implicit TLS, the
                                       handshake) is up */
