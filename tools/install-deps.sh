@@ -8,11 +8,12 @@ set -eu
 # that "tlsmta user add" writes.
 BUILD_PKGS="build-essential meson ninja-build pkg-config libssl-dev \
 libevent-dev libinih-dev libcmocka-dev openssl libsasl2-dev \
-libsasl2-modules libsasl2-modules-db"
+libsasl2-modules libsasl2-modules-db libunbound-dev"
 # Real peers for the integration tests (DESIGN.md "Real parts, real tests").
 # sasl2-bin: saslauthd (and testsaslauthd), which the tests start themselves.
+# nsd: the authoritative DNS server of the MX tests (tests/integration/dnskit.py).
 TEST_PKGS="python3 python3-pytest python3-pytest-timeout swaks postfix \
-sasl2-bin"
+sasl2-bin nsd"
 
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$want $TEST_PKGS"
@@ -47,4 +48,12 @@ fi
 if echo "$missing" | grep -q sasl2-bin; then
     systemctl disable --now saslauthd >/dev/null 2>&1 || true
     [ -x /etc/init.d/saslauthd ] && /etc/init.d/saslauthd stop >/dev/null 2>&1 || true
+fi
+# And nsd's own server (port 53 on every address, /etc/nsd): the tests run
+# theirs on 127.0.0.1 and a high port.
+if echo "$missing" | grep -qw nsd; then
+    systemctl disable --now nsd >/dev/null 2>&1 || true
+    if [ -x /etc/init.d/nsd ]; then
+        /etc/init.d/nsd stop >/dev/null 2>&1 || true
+    fi
 fi
