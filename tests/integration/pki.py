@@ -14,6 +14,8 @@ once per test session.
   parentheses that imitates the Received text of a verified certificate.
 - server_only: signed by ca, but for TLS servers only (extendedKeyUsage
   serverAuth): not a client certificate, even when listed.
+- server(name, *dns_names): server certificates for the next hops of
+  outbound delivery (made on demand).
 
 Each certificate is a Cert with pem/key paths, its RFC 2253 subject and
 issuer as `openssl x509 -nameopt RFC2253` prints them, and its SHA-256
@@ -78,14 +80,17 @@ def _self_signed(d, name, subject, ca=False):
     return pem, key
 
 
-def _signed(d, name, subject, ca_pem, ca_key, usage="clientAuth"):
+def _signed(d, name, subject, ca_pem, ca_key, usage="clientAuth", san=()):
     """A certificate for subject signed by (ca_pem, ca_key), with
-    extendedKeyUsage usage."""
+    extendedKeyUsage usage and subjectAltName DNS names san (if any)."""
     pem, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
     csr = os.path.join(d, name + ".csr")
     ext = os.path.join(d, name + ".ext")
     with open(ext, "w") as f:
         f.write(f"basicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n")
+        if san:
+            f.write("subjectAltName=" +
+                    ",".join(f"DNS:{n}" for n in san) + "\n")
     _openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
              "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
              csr, "-subj", subject)
@@ -123,6 +128,19 @@ class TestPKI:
             self.dir, "selfsigned", "/O=tlsmta tests/CN=self.example.org"))
         self.spoof = Cert("spoof", *_self_signed(
             self.dir, "spoof", f"/CN={SPOOF_CN}"))
+
+    def server(self, name, *dns_names, signer=None):
+        """A TLS server certificate (serverAuth) for dns_names (subject
+        CN the first, subjectAltName all of them), signed by the test CA
+        (or signer=(pem, key)); made once per name and kept. For the
+        next hops of outbound delivery (issue 4)."""
+        cache = self.__dict__.setdefault("_servers", {})
+        if name not in cache:
+            cache[name] = Cert(name, *_signed(
+                self.dir, name, f"/O=tlsmta tests/CN={dns_names[0]}",
+                *(signer or (self.ca.pem, self.ca.key)),
+                usage="serverAuth", san=dns_names))
+        return cache[name]
 
     def relay_lines(self):
         """relay_client_certs text: relay_fp by fingerprint, relay_dn by
