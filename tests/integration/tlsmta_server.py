@@ -91,7 +91,8 @@ class TlsmtaServer:
 
     def __init__(self, binary, workdir, certs, settings=None, extra="",
                  spool=None, maildir=None, listeners=None,
-                 listener_options=None, tls_options=None, sections=None):
+                 listener_options=None, tls_options=None, sections=None,
+                 domains=None, listener_addrs=None):
         self.binary = str(binary)
         self.workdir = str(workdir)
         self.certs = certs
@@ -110,6 +111,11 @@ class TlsmtaServer:
                                  (listener_options or {}).items()}
         self.tls_options = dict(tls_options or {})
         self.sections = {k: dict(v) for k, v in (sections or {}).items()}
+        # local_domains (default DOMAIN and OTHER_LOCAL_DOMAIN), and
+        # fixed "IP:port" addresses for some listeners instead of a free
+        # port of HOST (e.g. {"submissions": "127.0.5.5:465"}).
+        self.domains = list(domains or (DOMAIN, OTHER_LOCAL_DOMAIN))
+        self.listener_addrs = dict(listener_addrs or {})
         self.ports = {}
         self.proc = None
         self.generation = 0
@@ -125,7 +131,7 @@ class TlsmtaServer:
             "# written by tests/integration/tlsmta_server.py",
             f"hostname = {HOSTNAME}",
             f"spool = {self.spool}",
-            f"local_domains = {DOMAIN} {OTHER_LOCAL_DOMAIN}",
+            f"local_domains = {' '.join(self.domains)}",
             f"maildir = {self.maildir_template}",
         ]
         lines += [f"{k} = {v}" for k, v in self.settings.items()]
@@ -136,8 +142,9 @@ class TlsmtaServer:
         lines.append("min_version = TLSv1.2")
         lines += _keys(self.tls_options)
         for name, mode in self.listener_modes.items():
+            host, port = self.addr(name)
             lines += ["", f"[listen {name}]",
-                      f"address = {HOST}:{self.ports[name]}",
+                      f"address = {host}:{port}",
                       f"tls = {mode}"]
             lines += _keys(self.listener_options.get(name, {}))
         for section, keys in self.sections.items():
@@ -157,6 +164,10 @@ class TlsmtaServer:
     # -- life cycle ----------------------------------------------------
 
     def addr(self, listener="mx"):
+        fixed = self.listener_addrs.get(listener)
+        if fixed is not None:
+            host, _, port = fixed.rpartition(":")
+            return (host, int(port))
         return (HOST, self.ports[listener])
 
     def start(self, attempts=3):
@@ -193,7 +204,7 @@ class TlsmtaServer:
 
     def _wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT
-        pending = set(self.ports.values())
+        pending = {self.addr(name) for name in self.listener_modes}
         while pending:
             if self.proc.poll() is not None:
                 raise ServerDied(f"tlsmta exited with {self.proc.returncode}"
@@ -201,10 +212,10 @@ class TlsmtaServer:
             if time.monotonic() > deadline:
                 raise ServerDied(f"tlsmta listeners not ready after "
                                  f"{START_TIMEOUT}s:\n{self.log()}")
-            for port in list(pending):
+            for addr in list(pending):
                 try:
-                    socket.create_connection((HOST, port), timeout=1).close()
-                    pending.discard(port)
+                    socket.create_connection(addr, timeout=1).close()
+                    pending.discard(addr)
                 except OSError:
                     pass
             if pending:
