@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "io/io_server.h"
 #include "queue/queue_manager.h"
+#include "tls/tls_client.h"
 #include "tls/tls_ctx.h"
 #include "util/util_buf.h"
 #include "util/util_log.h"
@@ -219,6 +220,17 @@ cmd_config(int argc, char **argv)
     if (cfg.n_tls_pairs > 0) {
         char err[1024];
         SSL_CTX *ctx = tls_server_ctx_new(&cfg, err, sizeof(err));
+        if (ctx == NULL) {
+            fprintf(stderr, "%s\n", err);
+            r = CONFIG_EX_CONFIG;
+        }
+        SSL_CTX_free(ctx);
+    }
+    /* What the queue manager will do with [outbound]: the client TLS
+     * context and its trust anchors. */
+    {
+        char err[1024];
+        SSL_CTX *ctx = tls_client_ctx_new(&cfg, err, sizeof(err));
         if (ctx == NULL) {
             fprintf(stderr, "%s\n", err);
             r = CONFIG_EX_CONFIG;

@@ -165,14 +165,18 @@ config_dest_parse(char *dest, bool allow_nexthop, char *out, size_t outlen)
     struct config_nexthop nh;
     const char *why;
     config_lower(dest);
+    if (allow_nexthop && strcmp(dest, "*") == 0)
+        return "use tls_security_level in [outbound] for the default";
     if (strcmp(dest, "*") == 0 ||
         (dest[0] == '.' && config_domain_problem(dest + 1) == NULL) ||
         config_domain_problem(dest) == NULL) {
         snprintf(out, outlen, "%s", dest);
         return NULL;
     }
-    if (!allow_nexthop || dest[0] != '[')
+    if (!allow_nexthop)
         return "expected a domain, .domain or *";
+    if (dest[0] != '[' && strchr(dest, ':') == NULL)
+        return "expected a domain, .domain, [host]:port or host:port";
     if ((why = config_nexthop_parse(dest, false, &nh)) != NULL)
         return why;
     snprintf(out, outlen, "%s", nh.key);
@@ -196,6 +200,14 @@ config_transport_line(struct config_load *ld, const char *path, int lineno,
         why = "expected \"domain smtp:nexthop\"";
     if (why == NULL)
         why = config_transport_parse(value, &t.nexthop);
+    for (size_t i = 0; why == NULL && i < cfg->n_transports; i++)
+        if (strcmp(cfg->transports[i].domain, dest) == 0) {
+            config_error_in(ld, path, lineno,
+                            "duplicate \"%s\" (first at line %d)", dest,
+                            cfg->transports[i].line);
+            config_nexthop_free(&t.nexthop);
+            return -1;
+        }
     if (why == NULL && (t.domain = strdup(dest)) == NULL)
         why = "out of memory";
     struct config_transport *v = NULL;
@@ -321,12 +333,18 @@ config_tls_policy_line(struct config_load *ld, const char *path, int lineno,
     char *attrs = config_split(value);
     struct config_tls_policy p = {.line = lineno};
     const char *why = config_dest_parse(line, true, dest, sizeof(dest));
-    if (why == NULL && strcmp(dest, "*") == 0)
-        why = "use tls_security_level in [outbound] for the default";
     if (why == NULL)
         why = config_tls_level_parse(value, &p.level);
     if (why == NULL)
         why = config_policy_attrs(attrs, &p);
+    for (size_t i = 0; why == NULL && i < cfg->n_tls_policies; i++)
+        if (strcmp(cfg->tls_policies[i].dest, dest) == 0) {
+            config_error_in(ld, path, lineno,
+                            "duplicate \"%s\" (first at line %d)", dest,
+                            cfg->tls_policies[i].line);
+            config_tls_policy_free(&p);
+            return -1;
+        }
     if (why == NULL && (p.dest = strdup(dest)) == NULL)
         why = "out of memory";
     struct config_tls_policy *v = NULL;
@@ -571,7 +589,12 @@ config_set_relayhost(struct config_load *ld, const struct config_key *key,
     struct config *cfg = ld->cfg;
     char **slot = field;
     config_nexthop_free(&cfg->relayhost);
-    const char *why = config_nexthop_parse(value, false, &cfg->relayhost);
+    /* "smtps:[host]:port" asks for implicit TLS on any port. */
+    bool prefixed = strncasecmp(value, "smtp:", 5) == 0 ||
+                    strncasecmp(value, "smtps:", 6) == 0;
+    const char *why =
+        prefixed ? config_transport_parse(value, &cfg->relayhost)
+                 : config_nexthop_parse(value, false, &cfg->relayhost);
     if (why != NULL) {
         config_error(ld, "%s: \"%s\": %s", key->name, value, why);
         return -1;

@@ -362,14 +362,15 @@ relay_mx_cb(void *arg, const struct dns_mx_result *res)
 
 /* ---- routing ---------------------------------------------------------- */
 
-/* relayhost, else the transport entry, else the domain's MX hosts. */
+/* The transport entry of the domain, else relayhost, else the domain's
+ * MX hosts (Postfix's order: transport_maps override relayhost). */
 static void
 relay_route(struct relay_job *job)
 {
     const struct config *cfg = job->r->cfg;
-    const struct config_nexthop *nh =
-        cfg->relayhost.host != NULL ? &cfg->relayhost
-                                    : config_transport_lookup(cfg, job->domain);
+    const struct config_nexthop *nh = config_transport_lookup(cfg, job->domain);
+    if (nh == NULL && cfg->relayhost.host != NULL)
+        nh = &cfg->relayhost;
     if (nh != NULL) {
         snprintf(job->host, sizeof(job->host), "%s", nh->host);
         snprintf(job->key, sizeof(job->key), "%s", nh->key);

@@ -90,6 +90,18 @@ relay_conn_fail(struct relay_job *job, const char *dsn, const char *what)
 
 /* ---- the end of a connection ----------------------------------------- */
 
+/* A reason of our own, naming the host: "... offered by host H" (Postfix
+ * wording) or "... (host H)". */
+static void
+relay_local_text(const struct relay_job *job, char *dst, size_t n,
+                 const char *text)
+{
+    size_t len = strlen(text);
+    bool by_host = len >= 8 && strcmp(text + len - 8, " by host") == 0;
+    relay_fmt(dst, n, by_host ? "%s %s" : "%s (host %s)", text,
+              job->relay_text);
+}
+
 /* Copy the session's per-recipient results into the job, prefixing the
  * remote host ("host X[addr] said: ..."). Returns true if the session
  * asks for the next host instead. */
@@ -110,8 +122,9 @@ relay_conn_results(struct relay_job *job)
             continue;
         }
         if (next) {
-            relay_job_error(job, cr->dsn, "%s (host %s)", cr->text,
-                            job->relay_text);
+            char text[RELAY_TEXT_MAX];
+            relay_local_text(job, text, sizeof(text), cr->text);
+            relay_job_error(job, cr->dsn, "%s", text);
             continue;
         }
         res->status = cr->status == SMTP_CLIENT_SENT      ? RELAY_SENT
@@ -127,8 +140,7 @@ relay_conn_results(struct relay_job *job)
                       cut ? (int)(cut - cr->text) : (int)strlen(cr->text),
                       cr->text);
         } else {
-            relay_fmt(res->text, sizeof(res->text), "%s (host %s)", cr->text,
-                      job->relay_text);
+            relay_local_text(job, res->text, sizeof(res->text), cr->text);
         }
         snprintf(res->remote_mta, sizeof(res->remote_mta), "%s",
                  job->mx_hosts[job->i_mx]);
@@ -138,10 +150,30 @@ relay_conn_results(struct relay_job *job)
 
 /* Take what the connection decided, then let relay.c go on (next address
  * or the end of the job). */
+/* Log words for a session without TLS ("no TLS: not offered"). */
+static void
+relay_conn_no_tls(struct relay_job *job)
+{
+    const struct relay_conn *c = job->conn;
+    const char *why = NULL;
+    if (c->tls || job->tls_summary[0] != '\0')
+        return;
+    if (job->plaintext)
+        why = "handshake failed, sent in plaintext (level may)";
+    else if (job->level == CONFIG_TLS_LEVEL_NONE && !job->implicit_tls)
+        why = "level none";
+    else if (c->ehlo_done && !smtp_client_tls_offered(c->client))
+        why = "not offered";
+    if (why != NULL)
+        relay_fmt(job->tls_summary, sizeof(job->tls_summary),
+                  "\"no TLS: %s\"", why);
+}
+
 static void
 relay_conn_end(struct relay_job *job)
 {
     struct relay_conn *c = job->conn;
+    relay_conn_no_tls(job);
     bool next = c->client == NULL || relay_conn_results(job);
     if (next && c->failure[0] != '\0')
         relay_job_error(job, c->failure_dsn, "%s", c->failure);
@@ -174,7 +206,9 @@ relay_tls_names(const struct relay_job *job, const char **names, size_t max,
 {
     const struct config_tls_policy *p = job->policy;
     size_t n = 0;
-    if (job->level == CONFIG_TLS_LEVEL_VERIFY && (p == NULL || !p->n_match)) {
+    /* Below secure, the words Verified/Trusted speak of the host we
+     * connected to, as Postfix's "hostname" match. */
+    if (job->level != CONFIG_TLS_LEVEL_SECURE && (p == NULL || !p->n_match)) {
         names[n++] = job->mx_hosts[job->i_mx];
         return n;
     }
@@ -329,6 +363,10 @@ static void
 relay_conn_action(struct relay_job *job, enum smtp_client_action a)
 {
     struct relay_conn *c = job->conn;
+    const char *stage = smtp_client_stage(c->client);
+    /* Past EHLO: the server's extensions (STARTTLS or not) are known. */
+    c->ehlo_done |= strcmp(stage, "greeting") != 0 &&
+                    strcmp(stage, "EHLO") != 0 && strcmp(stage, "HELO") != 0;
     relay_conn_flush(job);
     switch (a) {
     case SMTP_CLIENT_WANT_READ:

@@ -46,6 +46,7 @@ struct relay_conn {
     bool connected;                /* TCP (and for implicit TLS, the
                                       handshake) is up */
     bool tls;                      /* this connection uses TLS now */
+    bool ehlo_done;                /* the session got past EHLO/HELO */
     bool tls_handshaking;          /* handshake under way */
     bool tls_failed;               /* the handshake failed */
     bool closing;                  /* QUIT is going out; then close */

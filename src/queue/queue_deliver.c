@@ -184,9 +184,10 @@ qm_bounce(struct qm_msg *m, time_t now)
     free(list);
 }
 
-/* Every delivery of m's attempt is over: bounce, record, reschedule. */
+/* Every delivery of m's attempt is over: bounce, record, reschedule.
+ * sync: fsync queue/ now (else the caller does, once for a group). */
 static void
-qm_msg_finish(struct qm_msg *m)
+qm_msg_finish(struct qm_msg *m, bool sync)
 {
     struct qm *qm = m->qm;
     struct spool_entry *e = m->e;
@@ -208,7 +209,7 @@ qm_msg_finish(struct qm_msg *m)
                     strerror(errno));
         qm_defer(qm, e->id, qm_backoff(qm, e, now));
     }
-    if (spool_sync(qm->sp) != SPOOL_OK)
+    if (sync && spool_sync(qm->sp) != SPOOL_OK)
         log_err("spool: fsync of queue/ failed: %s", strerror(errno));
     qm_msg_free(m);
 }
@@ -235,33 +236,44 @@ qm_relay_done_cb(void *arg, const struct relay_result *results, size_t n)
     }
     qm_job_free(j);
     if (--m->jobs == 0 && !m->grouped)
-        qm_msg_finish(m);
+        qm_msg_finish(m, true);
 }
 
-/* The routing domain of a recipient, lower-cased into buf; "" if the
- * address has none. With a relayhost every domain goes the same way. */
+/* The next hop of a recipient, written to buf: the transport entry of its
+ * domain, else relayhost, else the domain itself (lower-cased); "" if the
+ * address has no domain. Recipients with the same next hop share one
+ * delivery (one SMTP transaction). */
 static const char *
-qm_route_domain(const struct qm *qm, const char *rcpt, char *buf, size_t n)
+qm_route_key(const struct qm *qm, const char *rcpt, char *buf, size_t n)
 {
     const char *d = maildir_rcpt_domain(rcpt);
-    if (qm->cfg->relayhost.host != NULL || d == NULL)
-        d = "";
-    snprintf(buf, n, "%s", d);
+    const struct config_nexthop *nh = NULL;
+    snprintf(buf, n, "%s", d != NULL ? d : "");
     for (char *p = buf; *p; p++)
         *p = (char)tolower((unsigned char)*p);
+    if (d != NULL && (nh = config_transport_lookup(qm->cfg, buf)) == NULL &&
+        qm->cfg->relayhost.host != NULL)
+        nh = &qm->cfg->relayhost;
+    if (nh != NULL)
+        snprintf(buf, n, "%s", nh->key);
     return buf;
 }
 
-/* Start one outbound delivery for the remote recipients of m that share
- * the domain of recipient first (marked in todo[]). */
+/* Start one outbound delivery for the remote recipients of m (marked in
+ * todo[]) that share the next hop of recipient first; routed by the
+ * domain of that first recipient. */
 static void
 qm_relay_start(struct qm_msg *m, bool *todo, size_t first)
 {
     struct qm *qm = m->qm;
     struct spool_entry *e = m->e;
-    char dom[256], other[256];
+    char key[512], other[512], dom[256];
     struct qm_job *j = calloc(1, sizeof(*j));
-    qm_route_domain(qm, e->rcpts[first], dom, sizeof(dom));
+    const char *d = maildir_rcpt_domain(e->rcpts[first]);
+    qm_route_key(qm, e->rcpts[first], key, sizeof(key));
+    snprintf(dom, sizeof(dom), "%s", d != NULL ? d : "");
+    for (char *p = dom; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
     if (j != NULL) {
         j->msg = m;
         j->idx = calloc(e->n_rcpts, sizeof(*j->idx));
@@ -269,8 +281,8 @@ qm_relay_start(struct qm_msg *m, bool *todo, size_t first)
     }
     for (size_t i = first; i < e->n_rcpts; i++) {
         if (!todo[i] ||
-            strcmp(qm_route_domain(qm, e->rcpts[i], other, sizeof(other)),
-                   dom) != 0)
+            strcmp(qm_route_key(qm, e->rcpts[i], other, sizeof(other)),
+                   key) != 0)
             continue;
         todo[i] = false;
         if (j != NULL && j->idx != NULL && j->rcpts != NULL) {
@@ -296,7 +308,7 @@ qm_relay_start(struct qm_msg *m, bool *todo, size_t first)
         .body_8bitmime = e->body_8bitmime,
         .arrival = e->arrival,
     };
-    if (dom[0] == '\0' && qm->cfg->relayhost.host == NULL) {
+    if (dom[0] == '\0') {
         for (size_t k = 0; k < j->n; k++)
             qm_result_set(&m->res[j->idx[k]], RELAY_BOUNCED, "5.1.3",
                           "address has no domain");
@@ -406,8 +418,11 @@ qm_finish_group(struct qm *qm)
         struct qm_msg *m = qm->group[i];
         m->grouped = false;
         if (m->jobs == 0)
-            qm_msg_finish(m);
+            qm_msg_finish(m, false);
     }
+    /* One fsync of queue/ for the removals and .done files of the group. */
+    if (n > 0 && spool_sync(qm->sp) != SPOOL_OK)
+        log_err("spool: fsync of queue/ failed: %s", strerror(errno));
 }
 
 /* ---- one message ------------------------------------------------------ */

@@ -1058,6 +1058,16 @@ test_outbound_tables(void **state)
     assert_true(cfg.relayhost.implicit_tls);
     assert_string_equal(cfg.relayhost.key, "smtp.example.net:465");
     config_free(&cfg);
+    expect_ok("[outbound]\nrelayhost = smtps:[smtp.example.net]:2465\n" MINIMAL,
+              &cfg);
+    assert_false(cfg.relayhost.mx);
+    assert_true(cfg.relayhost.implicit_tls);
+    assert_string_equal(cfg.relayhost.key, "[smtp.example.net]:2465");
+    config_free(&cfg);
+    write_file("policy", "mx.example.net:2525 encrypt\n");
+    expect_ok("[outbound]\ntls_policy = policy\n" MINIMAL, &cfg);
+    assert_non_null(config_tls_policy_lookup(&cfg, "mx.example.net:2525"));
+    config_free(&cfg);
 }
 
 static void
@@ -1083,10 +1093,15 @@ test_outbound_errors(void **state)
     write_file("transport", "example.net relay:[x]\n"
                             "bad_domain smtp:x\n"
                             "example.org smtp:192.0.2.1\n"
-                            "example.com\n");
+                            "example.com\n"
+                            "a.example smtp:x\n"
+                            "A.example smtp:y\n");
     write_file("policy", "example.net sure\n"
                          "example.org may match=nexthop\n"
-                         "* encrypt\n");
+                         "* encrypt\n"
+                         "example.net encrypt\n"
+                         "example.com encrypt\n"
+                         "Example.COM verify\n");
     write_file("passwd", "[smtp.example.net]:587 alice\n");
     chmod("passwd", 0644);
     expect_errors("[outbound]\ntransport = transport\ntls_policy = policy\n"
@@ -1096,10 +1111,12 @@ test_outbound_errors(void **state)
                   "transport:3: an IP address must be in brackets, as in "
                   "[192.0.2.1]\n"
                   "transport:4: expected \"domain smtp:nexthop\"\n"
+                  "transport:6: duplicate \"a.example\" (first at line 5)\n"
                   "policy:1: expected none, may, encrypt, verify or secure\n"
                   "policy:2: match= needs level verify or secure\n"
                   "policy:3: use tls_security_level in [outbound] for the "
                   "default\n"
+                  "policy:6: duplicate \"example.com\" (first at line 5)\n"
                   "t.conf:4: sasl_password_maps: passwd holds passwords but "
                   "is readable by others (mode 644); chmod 600 it\n");
     chmod("passwd", 0600);
