@@ -40,6 +40,7 @@ struct qm_job {
     const char **rcpts;                /* owned array; strings borrowed
                                           from msg->e */
     size_t n;
+    struct qm_job *next;               /* msg->jobs_list */
 };
 
 /* ---- active messages -------------------------------------------------- */
@@ -63,10 +64,19 @@ qm_msg_new(struct qm *qm, struct spool_entry *e)
     return m;
 }
 
+static void qm_job_free(struct qm_job *j);
+
 static void
 qm_msg_free(struct qm_msg *m)
 {
     struct qm *qm = m->qm;
+    /* Deliveries still running (shutdown): relay_free() will drop them
+     * without calling back, so their arguments go here. */
+    while (m->job_list != NULL) {
+        struct qm_job *j = m->job_list;
+        m->job_list = j->next;
+        qm_job_free(j);
+    }
     if (m->prev != NULL)
         m->prev->next = m->next;
     else
@@ -229,6 +239,10 @@ qm_relay_done_cb(void *arg, const struct relay_result *results, size_t n)
 {
     struct qm_job *j = arg;
     struct qm_msg *m = j->msg;
+    struct qm_job **pp = &m->job_list;
+    while (*pp != j)
+        pp = &(*pp)->next;
+    *pp = j->next;
     for (size_t k = 0; k < n; k++) {
         m->res[j->idx[k]] = results[k];
         if (results[k].status == RELAY_SENT)
@@ -323,6 +337,8 @@ qm_relay_start(struct qm_msg *m, bool *todo, size_t first)
         qm_job_free(j);
         return;
     }
+    j->next = m->job_list;
+    m->job_list = j;
     m->jobs++;
 }
 

@@ -25,6 +25,7 @@ struct config;
 struct event;
 struct event_base;
 struct maildir_batch;
+struct qm_job;
 
 struct qm_deferred {
     char id[SPOOL_QUEUE_ID_MAX];       /* queue id */
@@ -47,6 +48,7 @@ struct qm_msg {
                                           this attempt for recipients not
                                           done (dsn[0] == 0: none yet) */
     unsigned jobs;                     /* outbound deliveries running */
+    struct qm_job *job_list;           /* owned; their callback arguments */
     bool grouped;                      /* in the current local group */
     struct qm_msg *prev, *next;        /* qm.active */
 };
