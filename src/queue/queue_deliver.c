@@ -249,8 +249,11 @@ qm_relay_done_cb(void *arg, const struct relay_result *results, size_t n)
             spool_entry_mark_done(m->e, j->idx[k]);
     }
     qm_job_free(j);
-    if (--m->jobs == 0 && !m->grouped)
+    if (--m->jobs == 0 && !m->grouped) {
+        struct qm *qm = m->qm;
         qm_msg_finish(m, true);
+        qm_backlog_check(qm);
+    }
 }
 
 /* The next hop of a recipient, written to buf: the transport entry of its

@@ -20,6 +20,11 @@
 #define QM_BATCH_DELIVERIES 128        /* Maildir files per group commit
                                           (each an open file until then) */
 #define QM_WHY_MAX 512                 /* bytes of a logged reason */
+#define QM_ACTIVE_MAX 512              /* messages in delivery at once
+                                          (each holds an open file) */
+#define QM_WHEN_ROOM ((time_t)0)       /* next_try of a message a scan left
+                                          for lack of room: due at the
+                                          next scan, no timer */
 
 struct config;
 struct event;
@@ -73,6 +78,8 @@ struct qm {
     bool force;                        /* next scan retries everything */
     bool scan_requested;               /* scan_ev is active */
     bool scanning;                     /* inside qm_scan() */
+    bool backlog;                      /* a scan left messages for lack of
+                                          room (QM_ACTIVE_MAX) */
     bool stopping;                     /* leave the loop */
     struct qm_deferred_list deferred;  /* the retry schedule */
     struct qm_deferred_list next;      /* being built by a scan */
@@ -92,6 +99,10 @@ void qm_defer(struct qm *qm, const char *id, time_t next_try);
 
 /* True if id is being delivered now (skipped by scans). */
 bool qm_is_active(const struct qm *qm, const char *id);
+
+/* After a message leaves delivery: if a scan left messages waiting for
+ * room, ask for another once half the room is free. */
+void qm_backlog_check(struct qm *qm);
 
 /* Ask for a scan from the loop (after a bounce was queued). */
 void qm_request_scan(struct qm *qm);

@@ -116,7 +116,8 @@ qm_arm_retry(struct qm *qm)
     if (qm->retry_ev == NULL)
         return;
     for (size_t i = 0; i < qm->deferred.n; i++)
-        if (qm->deferred.v[i].next_try < next)
+        if (qm->deferred.v[i].next_try != QM_WHEN_ROOM &&
+            qm->deferred.v[i].next_try < next)
             next = qm->deferred.v[i].next_try;
     struct timeval tv = {.tv_sec = next > now ? next - now : 0};
     evtimer_add(qm->retry_ev, &tv);
@@ -143,10 +144,18 @@ qm_scan(struct qm *qm, bool force)
         const struct qm_deferred *d = qm_deferred_find(&qm->deferred, id);
         if (qm_is_active(qm, id))
             continue;
-        if (qm_stop || (d != NULL && !force && d->next_try > now))
+        /* Each message in delivery holds its spool file open: past the
+         * limit the rest waits for the next scan, asked for as soon as
+         * deliveries end (qm_backlog_check()). */
+        bool due = d == NULL || force || d->next_try <= now;
+        if (due && !qm_stop && qm->n_active >= QM_ACTIVE_MAX) {
+            qm->backlog = true;
+            qm_defer(qm, id, QM_WHEN_ROOM);
+        } else if (qm_stop || !due) {
             qm_defer(qm, id, d != NULL ? d->next_try : now);
-        else
+        } else {
             qm_process(qm, id, now);
+        }
     }
     qm_finish_group(qm);
     qm->scanning = false;
@@ -166,6 +175,15 @@ qm_scan_cb(evutil_socket_t fd, short what, void *arg)
     qm->force = false;
     qm->scan_requested = false;
     qm_scan(qm, force);
+}
+
+void
+qm_backlog_check(struct qm *qm)
+{
+    if (qm->backlog && qm->n_active < QM_ACTIVE_MAX / 2) {
+        qm->backlog = false;
+        qm_request_scan(qm); /* QM_WHEN_ROOM entries are due */
+    }
 }
 
 void

@@ -281,6 +281,23 @@ test_many_messages(void **state)
     assert_int_equal(count_spool(f, "queue"), 0);
 }
 
+/* More messages with remote recipients than may be in delivery at once
+ * (QM_ACTIVE_MAX, 512): the rest wait for room, and each message is still
+ * tried exactly once (its local recipient delivered once, its remote one
+ * deferred: the relayhost refuses connections). */
+static void
+test_backlog_beyond_active_limit(void **state)
+{
+    struct fixture *f = *state;
+    const char *r[] = {"bob@example.org", "dave@remote.test"};
+
+    for (int i = 0; i < 600; i++)
+        commit(f, r, 2, NULL);
+    assert_int_equal(queue_manager_run_once(&f->cfg), 600);
+    assert_int_equal(count_new(f, "example.org/bob", NULL), 600);
+    assert_int_equal(count_spool(f, "queue"), 1200); /* ID and ID.done */
+}
+
 static void
 test_bad_config(void **state)
 {
@@ -382,6 +399,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_postmaster_and_unsafe, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_many_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_beyond_active_limit,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_sigterm, setup, teardown),
