@@ -24,6 +24,10 @@ import re
 import socket
 import time
 
+import pytest
+
+from postfix_peer import PostfixReceiver
+from smtpsink import SmtpSink
 from smtpwire import RawSMTP, dot_stuff, queue_id
 
 SENDER = "alice@example.test"      # local to the sending tlsmta
@@ -171,3 +175,49 @@ def parse_bounce(data):
               for b in status.get_payload()]
     assert len(blocks) >= 2, blocks
     return msg, blocks[1], blocks[0]
+
+
+# -- pytest fixtures (import them into a test module) ----------------------
+
+@pytest.fixture
+def net():
+    """A LoopbackNet of this test."""
+    return LoopbackNet()
+
+
+@pytest.fixture
+def make_sink():
+    """Factory: make_sink(addr, port=25, **SmtpSink options) -> started
+    SmtpSink; every sink is stopped (and its transcript printed) at the
+    end of the test."""
+    made = []
+
+    def make(addr, port=25, **kw):
+        s = SmtpSink(addr, port, **kw).start()
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        print(f"--- smtpsink {s.host}:{s.port} ---\n{s.transcript()}")
+        s.stop()
+
+
+@pytest.fixture
+def make_receiver(test_pki):
+    """Factory: make_receiver(addr, hostname, domains, cert=None,
+    **options) -> started PostfixReceiver on addr:25 (cert defaults to
+    one from the test CA for hostname)."""
+    made = []
+
+    def make(addr, hostname, domains, cert=None, port=25, **kw):
+        if cert is None:
+            cert = test_pki.server(hostname, hostname)
+        rx = PostfixReceiver(addr, port, hostname, domains, cert, **kw)
+        made.append(rx)
+        return rx.start()
+
+    yield make
+    for rx in made:
+        print(f"--- Postfix {rx.hostname} maillog ---\n{rx.log()[-4000:]}")
+        rx.stop()

@@ -404,7 +404,7 @@ def postfix_split(data):
         name, _, value = rest[:end].partition(b":")
         key = name.strip().lower()
         if key not in POSTFIX_PREPENDED or \
-                (key == b"received" and b"received" in fields):
+                (key == b"received" and "received" in fields):
             return fields, rest
         fields[key.decode()] = re.sub(rb"\n[ \t]+", b" ",
                                       value.strip()).decode("utf-8",

@@ -36,7 +36,9 @@ is given (after TLS only, unless auth_before_tls), and `extensions`
 (RFC 8314). starttls_inject=b"..." is written in the same send() as the
 "220 ready to start TLS" reply, in plaintext before the handshake (the
 STARTTLS response injection of CVE-2011-0411's server-side twin): a
-correct client discards it (RFC 3207 4.2).
+correct client discards it (RFC 3207 4.2). tls_broken=True answers 220
+to STARTTLS, then sends a non-TLS line instead of a handshake and closes
+(a handshake failure, for "may" falling back to plaintext).
 
 DATA is strict RFC 5321 4.5.2: the data ends only at CRLF "." CRLF (a
 "." line right after the 354 too), never at a bare LF; one leading dot
@@ -157,7 +159,8 @@ class SmtpSink:
     def __init__(self, host="127.0.0.1", port=0, hostname="sink.example.test",
                  replies=None, starttls=None, implicit_tls=False,
                  pipelining=True, size=None, auth=None, auth_before_tls=False,
-                 extensions=(), starttls_inject=b"", tls_min=None):
+                 extensions=(), starttls_inject=b"", tls_min=None,
+                 tls_broken=False):
         self.host = host
         self.port = port
         self.hostname = hostname
@@ -172,6 +175,7 @@ class SmtpSink:
         self.extensions = list(extensions)
         self.starttls_inject = starttls_inject
         self.tls_min = tls_min
+        self.tls_broken = tls_broken
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._sessions = []
@@ -588,6 +592,9 @@ class _Dialogue:
         self.c.buf = b""
         self.sink._record(self.sess,
                           lambda s: setattr(s, "discarded", pending))
+        if self.sink.tls_broken:
+            self.c.send(b"HTTP/1.0 400 this is not TLS\r\n\r\n")
+            raise SinkClosed("tls_broken")
         self.c.start_tls()
         self.reset()
         self.sink._record(self.sess, lambda s: setattr(s, "helo", None))
