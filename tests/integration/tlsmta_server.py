@@ -4,7 +4,8 @@ Each TlsmtaServer owns a work directory (config, spool, Maildir root, the
 server's stderr log). It runs `tlsmta serve -f -c FILE` in its own process
 group so that the whole daemon (listener process and queue-manager child)
 can be signalled at once, on free ports of 127.0.0.1. Nothing here talks
-DNS: every address is an IP literal.
+DNS: every address is an IP literal, and [outbound] dns_resolver is
+NO_DNS (a dead loopback port) unless the test names its own DNS server.
 
 At stop() the server gets SIGTERM; the stderr log is then scanned for
 AddressSanitizer / UndefinedBehaviorSanitizer reports (the tests run the
@@ -34,6 +35,10 @@ LISTENERS = {
 SANITIZER_MARKERS = ("Sanitizer", "runtime error:")
 START_TIMEOUT = 20.0     # seconds for the listeners to accept (ASan start-up)
 STOP_TIMEOUT = 15.0      # seconds for SIGTERM to end the process group
+# [outbound] dns_resolver unless a test gives one: a loopback port where
+# nothing answers, so mail a test relays never makes the queue manager ask
+# the system resolver (/etc/resolv.conf may name a server off this host).
+NO_DNS = "127.0.0.1@9"
 
 
 def free_ports(count):
@@ -147,7 +152,10 @@ class TlsmtaServer:
                       f"address = {host}:{port}",
                       f"tls = {mode}"]
             lines += _keys(self.listener_options.get(name, {}))
-        for section, keys in self.sections.items():
+        sections = dict(self.sections)
+        sections["outbound"] = dict(sections.get("outbound", {}))
+        sections["outbound"].setdefault("dns_resolver", NO_DNS)
+        for section, keys in sections.items():
             lines += ["", f"[{section}]"] + _keys(keys)
         return "\n".join(lines) + "\n" + self.extra
 
