@@ -171,6 +171,9 @@ struct config {
     unsigned smtpd_hard_error_limit;  /* errors before 421; default 20 */
     unsigned smtpd_client_connection_limit; /* concurrent sessions; 4000 */
     enum config_bare_newline smtpd_bare_newline; /* default normalize */
+    unsigned hopcount_limit;     /* Received: fields that make a message a
+                                    loop (554 5.4.6); default 100, RFC 5321
+                                    6.3 */
 
     struct config_tls_pair tls_pairs[CONFIG_TLS_PAIRS_MAX]; /* [tls] */
     size_t n_tls_pairs;

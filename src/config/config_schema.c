@@ -810,6 +810,10 @@ const struct config_key config_keys[] = {
      .choices = config_bare_newline_choices,
      .reason = "bare CR or LF in DATA (SMTP smuggling): normalize stores "
                "CRLF and never ends DATA; reject answers 550 5.5.2"},
+    {TOP(hopcount_limit), .type = &config_type_unsigned, .def = "100",
+     .min = 10, .max = 1000,
+     .reason = "Received: fields that mark a message as looping, refused "
+               "with 554 5.4.6 (RFC 5321 6.3 asks at least 100)"},
     {CONFIG_SECTION_TOP, "queue_retry_interval",
      .offset = offsetof(struct config, minimal_backoff_time),
      .type = &config_type_seconds, .min = 1, .max = 86400,

@@ -27,6 +27,7 @@
 #define RELAY_DSN_NULL_MX "5.1.10"    /* RFC 7505 4.2 */
 #define RELAY_DSN_DNS_TEMP "4.4.3"    /* RFC 3463: directory server failure */
 #define RELAY_DSN_LOOP "5.4.6"        /* RFC 3463: routing loop */
+#define RELAY_MAX_TRIES 10            /* connections per delivery */
 
 /* ---- results ---------------------------------------------------------- */
 
@@ -183,6 +184,12 @@ static void relay_next_host(struct relay_job *job);
 static void
 relay_next_addr(struct relay_job *job)
 {
+    /* Like Postfix's smtp_mx_address_limit: a destination with many
+     * unresponsive addresses must not hold a delivery slot for hours. */
+    if (job->n_tries >= RELAY_MAX_TRIES) {
+        relay_job_finish(job, RELAY_DEFERRED);
+        return;
+    }
     if (job->i_addr >= job->n_addrs) {
         job->i_mx++;
         relay_next_host(job);
@@ -351,16 +358,51 @@ relay_mx_cb(void *arg, const struct dns_mx_result *res)
         return;
     }
     for (size_t i = 0; i < keep; i++) {
+        struct sockaddr_storage lit;
+        /* RFC 5321 5.1: an MX names a host; an address there is a
+         * misconfiguration (or a trick), skipped as Postfix does. */
+        if (relay_literal(res->hosts[i].name, &lit)) {
+            log_warn("%s MX of %s is an address, skipped: %s", job->m.id,
+                     job->host, res->hosts[i].name);
+            continue;
+        }
         if (relay_hosts_add(job, res->hosts[i].name) < 0) {
             relay_job_error(job, "4.3.0", "out of memory");
             relay_job_finish(job, RELAY_DEFERRED);
             return;
         }
     }
+    if (job->n_mx == 0) {
+        relay_job_error(job, RELAY_DSN_DNS_TEMP,
+                        "no usable MX host for %s", job->host);
+        relay_job_finish(job, RELAY_DEFERRED);
+        return;
+    }
     relay_next_host(job);
 }
 
 /* ---- routing ---------------------------------------------------------- */
+
+/* An address literal domain (RFC 5321 4.1.3): "[192.0.2.1]" or
+ * "[IPv6:2001:db8::1]". Writes the bare address to out. */
+static bool
+relay_domain_literal(const char *domain, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    size_t len = strlen(domain);
+    if (len < 3 || domain[0] != '[' || domain[len - 1] != ']')
+        return false;
+    const char *a = domain + 1;
+    size_t alen = len - 2;
+    if (alen > 5 && strncasecmp(a, "IPv6:", 5) == 0) {
+        a += 5;
+        alen -= 5;
+    }
+    if (alen >= n)
+        return false;
+    snprintf(out, n, "%.*s", (int)alen, a);
+    return relay_literal(out, &ss);
+}
 
 /* The transport entry of the domain, else relayhost, else the domain's
  * MX hosts (Postfix's order: transport_maps override relayhost). */
@@ -377,6 +419,12 @@ relay_route(struct relay_job *job)
         job->port = nh->port;
         job->mx = nh->mx;
         job->implicit_tls = nh->implicit_tls;
+    } else if (relay_domain_literal(job->domain, job->host,
+                                    sizeof(job->host))) {
+        /* RFC 5321 4.1.3: user@[192.0.2.1] goes to that address. */
+        relay_fmt(job->key, sizeof(job->key), "[%s]:25", job->host);
+        job->port = 25;
+        job->mx = false;
     } else {
         snprintf(job->host, sizeof(job->host), "%s", job->domain);
         snprintf(job->key, sizeof(job->key), "%s", job->domain);

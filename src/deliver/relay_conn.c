@@ -19,6 +19,7 @@
 #include "util/util_log.h"
 
 #include <errno.h>
+#include <openssl/err.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
@@ -98,8 +99,11 @@ relay_local_text(const struct relay_job *job, char *dst, size_t n,
 {
     size_t len = strlen(text);
     bool by_host = len >= 8 && strcmp(text + len - 8, " by host") == 0;
-    relay_fmt(dst, n, by_host ? "%s %s" : "%s (host %s)", text,
-              job->relay_text);
+    if (strstr(text, job->relay_text) != NULL)
+        relay_fmt(dst, n, "%s", text);
+    else
+        relay_fmt(dst, n, by_host ? "%s %s" : "%s (host %s)", text,
+                  job->relay_text);
 }
 
 /* Copy the session's per-recipient results into the job, prefixing the
@@ -131,6 +135,15 @@ relay_conn_results(struct relay_job *job)
                       : cr->status == SMTP_CLIENT_BOUNCED ? RELAY_BOUNCED
                                                           : RELAY_DEFERRED;
         snprintf(res->dsn, sizeof(res->dsn), "%s", cr->dsn);
+        /* RFC 4954 6: 530 "authentication required" while we sent no
+         * AUTH is our configuration's fault (no sasl_password_maps entry
+         * for this next hop), not the message's: defer, never bounce. */
+        if (cr->code == 530 && job->auth == NULL) {
+            res->status = RELAY_DEFERRED;
+            snprintf(res->dsn, sizeof(res->dsn), "4.7.0");
+            log_warn("%s %s requires AUTH, but sasl_password_maps has no "
+                     "entry for %s", job->m.id, job->relay_text, job->key);
+        }
         if (cr->code != 0) {
             relay_fmt(res->text, sizeof(res->text), "host %s said: %s",
                       job->relay_text, cr->text);
@@ -177,6 +190,11 @@ relay_conn_end(struct relay_job *job)
     bool next = c->client == NULL || relay_conn_results(job);
     if (next && c->failure[0] != '\0')
         relay_job_error(job, c->failure_dsn, "%s", c->failure);
+    /* One line per host that failed, so the reason of each is kept even
+     * when the next host fails another way (Postfix does the same). */
+    if (next && job->last_error[0] != '\0')
+        log_warn("%s delivery via %s failed: %s",
+                 job->m.id, job->relay_text, job->last_error);
     relay_conn_over(job);
 }
 
@@ -319,6 +337,8 @@ relay_tls_failed(struct relay_job *job, const char *reason)
         relay_conn_start(job);
         return;
     }
+    relay_fmt(job->tls_summary, sizeof(job->tls_summary),
+              "\"no TLS: handshake failed\"");
     relay_conn_fail(job, RELAY_DSN_TLS, what);
 }
 
@@ -385,6 +405,7 @@ relay_conn_action(struct relay_job *job, enum smtp_client_action a)
         relay_content_pump(job);
         return;
     case SMTP_CLIENT_DONE:
+        c->content = false; /* the session ended while we sent content */
         c->closing = true;
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
             relay_conn_end(job);
@@ -440,6 +461,23 @@ relay_socket_error(const struct relay_conn *c, short what)
     return err != 0 ? evutil_socket_error_to_string(err) : "failed";
 }
 
+/* OpenSSL's reasons for a failed handshake: libevent moves them from
+ * OpenSSL's error queue into the bufferevent. Writes "" if none. */
+static void
+relay_tls_reason(struct bufferevent *bev, char *dst, size_t n)
+{
+    size_t used = 0;
+    unsigned long e;
+    dst[0] = '\0';
+    while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+        const char *r = ERR_reason_error_string(e);
+        int k = snprintf(dst + used, n - used, "%s%s", used ? "; " : "",
+                         r ? r : "unknown");
+        if (k > 0 && (size_t)k < n - used)
+            used += (size_t)k;
+    }
+}
+
 static void
 relay_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -461,7 +499,7 @@ relay_conn_event_cb(struct bufferevent *bev, short what, void *arg)
     }
     char err[256] = "";
     if (c->tls_handshaking)
-        tls_error_string(err, sizeof(err));
+        relay_tls_reason(c->bev, err, sizeof(err));
     if (!c->connected && err[0] == '\0') {
         snprintf(reason, sizeof(reason), "connect to %s: %s", job->relay_text,
                  relay_socket_error(c, what));
@@ -472,9 +510,14 @@ relay_conn_event_cb(struct bufferevent *bev, short what, void *arg)
         relay_tls_failed(job, err[0] ? err : relay_socket_error(c, what));
         return;
     }
-    relay_conn_fail(job, RELAY_DSN_LOST,
-                    (what & BEV_EVENT_TIMEOUT) ? "conversation timed out"
-                                               : "lost connection");
+    /* The session says where it was: "lost connection with H while
+     * sending RCPT TO". */
+    relay_fmt(reason, sizeof(reason), "%s with %s",
+              (what & BEV_EVENT_TIMEOUT) ? "conversation timed out"
+                                         : "lost connection",
+              job->relay_text);
+    smtp_client_abort(c->client, reason);
+    relay_conn_end(job);
 }
 
 /* ---- start ------------------------------------------------------------ */
@@ -545,6 +588,7 @@ relay_conn_start(struct relay_job *job)
     }
     c->fd = -1;
     job->conn = c;
+    job->n_tries++;
     relay_addr_format(&job->addrs[job->i_addr], job->addr_text,
                       sizeof(job->addr_text));
     snprintf(job->relay_text, sizeof(job->relay_text), "%s[%s]:%u",

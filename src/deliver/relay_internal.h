@@ -85,6 +85,7 @@ struct relay_job {
     struct sockaddr_storage *addrs; /* owned; of mx_hosts[i_mx] */
     size_t n_addrs, i_addr;
     struct dns_query *q;           /* pending lookup, or NULL */
+    unsigned n_tries;              /* connections attempted */
     bool plaintext;                /* may: retrying this address without
                                       TLS after a failed handshake */
     char addr_text[64];            /* address being tried */

@@ -646,6 +646,7 @@ io_session_init_smtp(struct io_session *s)
         .message_size_limit = cfg->message_size_limit,
         .recipient_limit = cfg->smtpd_recipient_limit,
         .hard_error_limit = cfg->smtpd_hard_error_limit,
+        .hopcount_limit = cfg->hopcount_limit,
         .tls_mode = io_tls_mode(s->lst->tls),
         .bare_newline = cfg->smtpd_bare_newline == CONFIG_BARE_NEWLINE_REJECT
                             ? SMTP_BARE_NEWLINE_REJECT

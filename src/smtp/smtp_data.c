@@ -95,6 +95,7 @@ smtp_data_init(struct smtp_data *d, uint64_t limit, bool reject_bare,
     d->ctx = ctx;
     d->limit = limit;
     d->reject_bare = reject_bare;
+    d->hdr_received = true;
     d->state = ST_BOL;
 }
 
@@ -102,7 +103,41 @@ smtp_data_init(struct smtp_data *d, uint64_t limit, bool reject_bare,
 static bool
 data_refused(const struct smtp_data *d)
 {
-    return d->too_big || d->write_failed || (d->bare_seen && d->reject_bare);
+    return d->too_big || d->write_failed || (d->bare_seen && d->reject_bare) ||
+           (d->hop_limit != 0 && d->hops >= d->hop_limit);
+}
+
+void
+smtp_data_set_hop_limit(struct smtp_data *d, unsigned hop_limit)
+{
+    d->hop_limit = hop_limit;
+}
+
+/* Count "Received:" fields in the header section of the stored content
+ * (CRLF lines; the section ends at the first empty line, RFC 5322 2.1).
+ * Continuation lines start with white space, so they never match. */
+static void
+data_scan_header(struct smtp_data *d, const char *p, size_t n)
+{
+    static const char field[] = "received:";
+    for (size_t i = 0; i < n && !d->in_body; i++) {
+        char c = p[i];
+        if (c == '\n') {
+            d->in_body = d->hdr_col <= 1; /* "" or "\r": empty line */
+            d->hdr_col = 0;
+            d->hdr_received = true;
+            continue;
+        }
+        if (d->hdr_col < sizeof(field) - 1) {
+            char lc = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            d->hdr_received &= lc == field[d->hdr_col];
+            if (d->hdr_col == sizeof(field) - 2 && d->hdr_received)
+                d->hops++;
+            d->hdr_col++;
+        } else if (d->hdr_col < 255) {
+            d->hdr_col++;
+        }
+    }
 }
 
 static void
@@ -121,6 +156,8 @@ data_store(struct smtp_data *d, const char *p, size_t n)
     d->size += n;
     if (d->limit != 0 && d->size > d->limit)
         d->too_big = true;
+    if (!d->in_body)
+        data_scan_header(d, p, n);
     while (n > 0 && !data_refused(d)) {
         size_t room = sizeof(d->stage) - d->staged;
         size_t take = n < room ? n : room;
@@ -193,6 +230,8 @@ smtp_data_finish(struct smtp_data *d)
     data_flush(d);
     if (d->too_big)
         return SMTP_DATA_TOO_BIG;
+    if (d->hop_limit != 0 && d->hops >= d->hop_limit)
+        return SMTP_DATA_TOO_MANY_HOPS;
     if (d->bare_seen && d->reject_bare)
         return SMTP_DATA_BARE_NEWLINE;
     if (d->write_failed)

@@ -31,6 +31,8 @@
 enum smtp_data_result {
     SMTP_DATA_OK,           /* stored in full */
     SMTP_DATA_TOO_BIG,      /* over the limit: 552 5.3.4 */
+    SMTP_DATA_TOO_MANY_HOPS, /* Received: fields past the hop limit
+                                (RFC 5321 6.3, a mail loop): 554 5.4.6 */
     SMTP_DATA_BARE_NEWLINE, /* bare CR/LF in reject mode: 550 5.5.2 */
     SMTP_DATA_NO_SPACE,     /* writer failed, disk full: 452 4.3.1 */
     SMTP_DATA_WRITE_FAILED, /* writer failed otherwise: 451 4.3.0 */
@@ -56,6 +58,12 @@ struct smtp_data {
     bool write_failed;           /* write returned -1 */
     bool nospace;                /* ... because the disk was full */
     bool done;                   /* <CRLF>.<CRLF> was seen */
+    unsigned hop_limit;          /* Received: fields allowed; 0: none */
+    unsigned hops;               /* Received: fields in the header */
+    bool in_body;                /* the header section has ended */
+    unsigned char hdr_col;       /* bytes of the current header line seen
+                                    (counted up to 9) */
+    bool hdr_received;           /* ... and they are "received:" so far */
     size_t staged;               /* bytes in stage */
     char stage[SMTP_DATA_CHUNK]; /* content not yet handed to write */
 };
@@ -66,6 +74,13 @@ struct smtp_data {
  * section ends as SMTP_DATA_BARE_NEWLINE. */
 void smtp_data_init(struct smtp_data *d, uint64_t limit, bool reject_bare,
                     smtp_data_write_fn *write, void *ctx);
+
+/* Refuse the message (SMTP_DATA_TOO_MANY_HOPS) when its header section
+ * holds hop_limit or more "Received:" fields (we are about to add one
+ * more): RFC 5321 6.3 asks servers to detect loops by counting them, with
+ * a threshold of at least 100. 0 turns the check off (the default after
+ * smtp_data_init()). */
+void smtp_data_set_hop_limit(struct smtp_data *d, unsigned hop_limit);
 
 /* Take up to len bytes. Returns how many were consumed: all of them, or
  * fewer when the end of data was found, and then the count includes the

@@ -55,6 +55,7 @@ enum smtp_reply_id {
     SMTP_REPLY_RCPT_TEMPFAIL,     /* 451 4.3.0 */
     SMTP_REPLY_MSG_TOO_BIG,       /* 552 5.3.4 after DATA */
     SMTP_REPLY_BARE_NEWLINE,      /* 550 5.5.2 after DATA */
+    SMTP_REPLY_TOO_MANY_HOPS,     /* 554 5.4.6 after DATA, RFC 5321 6.3 */
     SMTP_REPLY_STORE_TEMPFAIL,    /* 451 4.3.0 */
     SMTP_REPLY_STORE_NOSPACE,     /* 452 4.3.1 */
     SMTP_REPLY_TOO_MANY_ERRORS,   /* 421 4.7.0 HOST */

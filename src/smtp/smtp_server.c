@@ -613,6 +613,7 @@ smtp_cmd_data(struct smtp_server *s, const char *arg, size_t len,
     smtp_data_init(s->data, s->params->message_size_limit,
                    s->params->bare_newline == SMTP_BARE_NEWLINE_REJECT,
                    h->msg_write, h->ctx);
+    smtp_data_set_hop_limit(s->data, s->params->hopcount_limit);
     s->phase = PHASE_DATA;
     session_reply(s, out, SMTP_REPLY_DATA_GO);
 }
@@ -1148,6 +1149,7 @@ session_feed_line(struct smtp_server *s, const char *p, size_t n,
 static const enum smtp_reply_id smtp_data_result_reply[] = {
     [SMTP_DATA_OK] = SMTP_REPLY_QUEUED,
     [SMTP_DATA_TOO_BIG] = SMTP_REPLY_MSG_TOO_BIG, /* RFC 1870 6.2 */
+    [SMTP_DATA_TOO_MANY_HOPS] = SMTP_REPLY_TOO_MANY_HOPS, /* RFC 5321 6.3 */
     [SMTP_DATA_BARE_NEWLINE] = SMTP_REPLY_BARE_NEWLINE,
     [SMTP_DATA_NO_SPACE] = SMTP_REPLY_STORE_NOSPACE,
     [SMTP_DATA_WRITE_FAILED] = SMTP_REPLY_STORE_TEMPFAIL,

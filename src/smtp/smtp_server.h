@@ -57,6 +57,9 @@ struct smtp_server_params {
     enum smtp_tls_mode tls_mode;
     enum smtp_bare_newline bare_newline;
     enum smtp_auth_mode auth_mode;   /* default (0) OFF */
+    unsigned hopcount_limit;     /* Received: fields that refuse a message
+                                    as a loop (554 5.4.6, RFC 5321 6.3);
+                                    0 means no check */
 };
 
 /* What the driver's policy says of one forward-path (RFC 5321 4.1.1.3). */

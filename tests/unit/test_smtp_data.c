@@ -44,6 +44,8 @@ struct run {
     bool done;
 };
 
+static unsigned run_hop_limit; /* given to smtp_data_set_hop_limit() */
+
 /* Feed in pieces of at most step bytes (0: all at once). */
 static struct run
 run_data(const char *in, size_t len, size_t step, uint64_t limit,
@@ -55,6 +57,7 @@ run_data(const char *in, size_t len, size_t step, uint64_t limit,
     assert_non_null(d);
     buf_init(&k->content, 0);
     smtp_data_init(d, limit, reject, sink_write, k);
+    smtp_data_set_hop_limit(d, run_hop_limit);
     while (r.consumed < len && !r.done) {
         size_t n = len - r.consumed;
         if (step != 0 && n > step)
@@ -317,10 +320,42 @@ test_split_anywhere(void **state)
     }
 }
 
+/* RFC 5321 6.3: count Received: header fields, whatever the piece size
+ * (a field name split across feeds still counts), never in the body, never
+ * a continuation line or X-Received:. */
+static void
+test_hop_limit(void **state)
+{
+    static const char loop[] = "received: 1\r\nReceived: 2\r\n"
+                               "RECEIVED:3\r\nSubject: x\r\n\r\nbody\r\n.\r\n";
+    static const char fine[] = "Received: 1\r\n Received: cont\r\n"
+                               "X-Received: 2\r\nReceived: 3\r\n"
+                               "\r\nReceived: body\r\n.\r\n";
+    static const char no_header[] = "\r\nReceived: 1\r\nReceived: 2\r\n"
+                                    "Received: 3\r\n.\r\n";
+    (void)state;
+    run_hop_limit = 3;
+    for (size_t step = 0; step <= 11; step++) {
+        struct sink k = {0};
+        struct run r = run_data(S(loop), step, 0, false, &k);
+        assert_true(r.done);
+        assert_int_equal(r.result, SMTP_DATA_TOO_MANY_HOPS);
+        buf_free(&k.content);
+        r = run_data(S(fine), step, 0, false, &k);
+        assert_int_equal(r.result, SMTP_DATA_OK);
+        buf_free(&k.content);
+        r = run_data(S(no_header), step, 0, false, &k);
+        assert_int_equal(r.result, SMTP_DATA_OK);
+        buf_free(&k.content);
+    }
+    run_hop_limit = 0;
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hop_limit),
         cmocka_unit_test(test_simple_end),
         cmocka_unit_test(test_empty_message),
         cmocka_unit_test(test_dot_unstuffing),

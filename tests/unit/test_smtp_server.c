@@ -863,6 +863,33 @@ test_data_size_limit(void **state)
     t_free(t);
 }
 
+/* RFC 5321 6.3: a message carrying hopcount_limit Received: fields is a
+ * loop. Only header fields count (not continuation lines, not the body),
+ * in any case, split anywhere. */
+static void
+test_data_hop_limit(void **state)
+{
+    (void)state;
+    struct t *t = t_new();
+    t->params.hopcount_limit = 3;
+    t_restart(t);
+    t_expect(t, "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\n"
+                "RCPT TO:<u@example.org>\r\nDATA\r\n",
+             "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10000\r\n"
+             "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n"
+             "250 SMTPUTF8\r\n" SENDER_OK RCPT_OK GO);
+    t_expect(t, "Received: a\r\nRECEIVED: b\r\n  received: c\r\n"
+                "X-Received: d\r\n\r\nReceived: body\r\n.\r\n",
+             "250 2.0.0 Ok: queued as Q1\r\n");
+    t_expect(t, "MAIL FROM:<a@b.example>\r\nRCPT TO:<u@example.org>\r\n"
+                "DATA\r\nReceived: a\r\nreceived: b\r\nReceived:c\r\n"
+                "\r\nbody\r\n.\r\n",
+             SENDER_OK RCPT_OK GO
+             "554 5.4.6 Error: too many hops (mail loop?)\r\n");
+    assert_int_equal(t->m.aborts, 1);
+    t_free(t);
+}
+
 static void
 test_bare_newline_modes(void **state)
 {
@@ -1797,6 +1824,7 @@ main(void)
         cmocka_unit_test(test_data_store_failures),
         cmocka_unit_test(test_data_store_pending),
         cmocka_unit_test(test_data_size_limit),
+        cmocka_unit_test(test_data_hop_limit),
         cmocka_unit_test(test_bare_newline_modes),
         cmocka_unit_test(test_smuggling_in_session),
         cmocka_unit_test(test_line_length),
