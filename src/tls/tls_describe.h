@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <openssl/ssl.h>
+#include <time.h>
 
 #define TLS_DN_MAX 512          /* bytes kept of a name, with its NUL */
 #define TLS_SHA256_HEX_MAX 65   /* 64 lower-case hex digits and a NUL */
@@ -91,5 +92,67 @@ char *tls_info_log_client(const struct tls_info *ti, char *dst,
  * Returns true, or false when the name has no CN or the value is empty or
  * does not fit in dst_size bytes (dst is then ""). */
 bool tls_dn_common_name(const char *dn, char *dst, size_t dst_size);
+
+/*
+ * Cipher suites and certificates in detail (issue 5: `tlsmta check`; also
+ * usable by logs). Implemented in tls_describe_cipher.c / _cert.c.
+ */
+
+/* A cipher suite broken into its parts, the way an expert reads
+ * "ECDHE-RSA-AES256-GCM-SHA384". */
+struct tls_cipher_info {
+    char name[64];           /* OpenSSL's name, "ECDHE-RSA-AES256-GCM-SHA384"
+                                or "TLS_AES_256_GCM_SHA384" */
+    char iana[96];           /* the IANA/RFC name,
+                                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" */
+    unsigned id;             /* IANA code point, 0xC030 */
+    char version[16];        /* oldest version it exists in, "TLSv1.2" */
+    char kx[32];             /* key exchange: "ECDHE", "DHE", "RSA", "PSK",
+                                "any" (TLS 1.3: negotiated separately) */
+    char auth[32];           /* authentication: "RSA", "ECDSA", "any"
+                                (TLS 1.3), "NULL" (anonymous) */
+    char enc[48];            /* bulk encryption: "AES-256-GCM",
+                                "CHACHA20-POLY1305", "AES-128-CBC",
+                                "3DES-EDE-CBC", "RC4", "NULL" */
+    int enc_bits;            /* its key size in bits (0 for NULL) */
+    char mac[32];            /* "AEAD", or the HMAC: "HMAC-SHA1",
+                                "HMAC-SHA256", "HMAC-SHA384" */
+    char hash[32];           /* handshake / PRF hash: "SHA256", "SHA384" */
+    bool forward_secret;     /* ephemeral key exchange (ECDHE, DHE, 1.3) */
+    bool aead;               /* authenticated encryption */
+    bool weak;               /* export, NULL, anonymous, RC4, DES, 3DES,
+                                or CBC with HMAC-SHA1 */
+    char weak_reason[64];    /* why, "RC4 is broken (RFC 7465)", or "" */
+};
+
+/* Describe c (never NULL). Never fails: unknown parts are "unknown". */
+void tls_describe_cipher(const SSL_CIPHER *c, struct tls_cipher_info *out);
+
+#define TLS_SAN_MAX 1024     /* bytes of the subjectAltName list kept */
+
+/* One certificate as `openssl x509 -text` would show the parts that
+ * matter. Names are RFC 2253 as in struct tls_info. */
+struct tls_cert_info {
+    char subject[TLS_DN_MAX];
+    char issuer[TLS_DN_MAX];
+    char san[TLS_SAN_MAX];   /* "DNS:mx.example.org, IP:192.0.2.1", or "" */
+    char key_type[16];       /* "RSA", "EC", "Ed25519", "Ed448", "DSA" */
+    int key_bits;            /* 2048, 256 */
+    char curve[32];          /* EC: "prime256v1" (P-256), else "" */
+    char sig_alg[64];        /* "sha256WithRSAEncryption",
+                                "ecdsa-with-SHA256" */
+    char not_before[32];     /* "2026-01-01T00:00:00Z" (UTC) */
+    char not_after[32];
+    long days_left;          /* whole days from now to not_after;
+                                negative once expired */
+    char serial[80];         /* hex, upper case */
+    char sha256[TLS_SHA256_HEX_MAX]; /* fingerprint of the DER, lower hex */
+    bool self_signed;        /* subject == issuer and self-verifying */
+};
+
+/* Describe x at time now (seconds since the epoch, for days_left).
+ * Returns 0, or -1 if x is unreadable (out then holds what could be
+ * read). */
+int tls_describe_cert(X509 *x, time_t now, struct tls_cert_info *out);
 
 #endif
