@@ -403,8 +403,8 @@ config_sasl_password_line(struct config_load *ld, const char *path,
         p.password = strdup(colon + 1);
         if (p.user == NULL || p.password == NULL)
             why = "out of memory";
-        config_nexthop_free(&nh);
     }
+    config_nexthop_free(&nh); /* zeroed by a failed parse: safe */
     struct config_sasl_password *v = NULL;
     if (why == NULL &&
         (v = config_grow(cfg->sasl_passwords, cap, cfg->n_sasl_passwords,
