@@ -290,6 +290,16 @@ virtual   unix  -       n       n       -       -       virtual
 """
 
 
+# TLS 1.0 to 1.3 really accepted with Debian's OpenSSL 3 (legacy_tls).
+LEGACY_TLS_PARAMS = {
+    "smtpd_tls_protocols": ">=TLSv1",
+    "smtpd_tls_mandatory_protocols": ">=TLSv1",
+    "tls_medium_cipherlist":
+        "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH:@SECLEVEL=0",
+    "tls_high_cipherlist": "aNULL:-aNULL:HIGH:@STRENGTH:@SECLEVEL=0",
+}
+
+
 class PostfixReceiver(PostfixInstance):
     """A receiving Postfix: smtpd on addr:port (port 25 by default, as MX
     delivery needs) with STARTTLS (smtpd_tls_security_level = tls_level,
@@ -304,11 +314,30 @@ class PostfixReceiver(PostfixInstance):
         rx = PostfixReceiver("127.0.0.9", 25, "mx1.example.net",
                              ["example.net"], cert).start()
         data, = rx.wait_for_messages("bob@example.net")
+
+    TLS versions and ciphers (for `tlsmta check`, issue 5):
+    Postfix's defaults already complete TLS 1.0 and 1.1 handshakes with a
+    client that offers them (an OpenSSL 3 client needs @SECLEVEL=0 for
+    that: the handshake signatures use MD5/SHA-1). legacy_tls=True makes
+    it explicit instead of relying on defaults: smtpd_tls_protocols and
+    smtpd_tls_mandatory_protocols >=TLSv1, and @SECLEVEL=0 appended to
+    tls_medium_cipherlist and tls_high_cipherlist. protocols="..." sets
+    both protocol parameters (">=TLSv1.2": 1.0 and 1.1 refused), and
+    main_cf={name: value} adds or overrides any main.cf parameter
+    (written last, so it wins).
     """
 
     def __init__(self, addr, port, hostname, domains, cert=None,
-                 tls_level="may", size_limit=10240000):
+                 tls_level="may", size_limit=10240000, legacy_tls=False,
+                 protocols=None, main_cf=None):
         super().__init__()
+        self.extra_params = {}
+        if legacy_tls:
+            self.extra_params.update(LEGACY_TLS_PARAMS)
+        if protocols is not None:
+            self.extra_params["smtpd_tls_protocols"] = protocols
+            self.extra_params["smtpd_tls_mandatory_protocols"] = protocols
+        self.extra_params.update(main_cf or {})
         self.addr, self.port = addr, port
         self.hostname = hostname
         self.domains = list(domains)
@@ -324,7 +353,8 @@ class PostfixReceiver(PostfixInstance):
             domains=" ".join(self.domains), uid=pw.pw_uid, gid=pw.pw_gid,
             tls_level=self.tls_level, size_limit=self.size_limit,
             key=self.cert.key if self.cert else "",
-            cert=self.cert.pem if self.cert else "")
+            cert=self.cert.pem if self.cert else "") + "".join(
+                f"{k} = {v}\n" for k, v in self.extra_params.items())
 
     def master_cf(self):
         return MASTER_CF + RECEIVER_MASTER_CF_EXTRA.format(addr=self.addr,

@@ -40,6 +40,16 @@ correct client discards it (RFC 3207 4.2). tls_broken=True answers 220
 to STARTTLS, then sends a non-TLS line instead of a handshake and closes
 (a handshake failure, for "may" falling back to plaintext).
 
+STARTTLS command injection (CVE-2011-0411, the historic Postfix bug):
+what a client pipelines after "STARTTLS\r\n" arrives in plaintext before
+the handshake. By default the sink discards it (RFC 3207 4.2: it is not
+a command), as a correct server does. starttls_vulnerable=True keeps the
+bytes that came in the same read as STARTTLS and runs them as commands
+inside TLS after the handshake, answering them encrypted: a client that
+sends "STARTTLS\r\nNOOP\r\n" in one write then reads a NOOP reply as
+the first thing inside TLS. Either way session.pipelined holds those
+bytes.
+
 DATA is strict RFC 5321 4.5.2: the data ends only at CRLF "." CRLF (a
 "." line right after the 354 too), never at a bare LF; one leading dot
 is removed from every line that starts with one. Bare LF / bare CR stay
@@ -50,7 +60,8 @@ index, peer, commands (every command line as str, CRLF stripped, in
 order; DATA content not included), helo, tls (True once the handshake
 ended), tls_version, cipher, sni (server name the client sent, or None),
 auth_user, discarded (plaintext bytes the client had sent after
-STARTTLS before the handshake: must be empty), messages (Message:
+STARTTLS before the handshake: must be empty), pipelined (the same bytes,
+also when starttls_vulnerable ran them), messages (Message:
 mail_from, rcpts (accepted only), wire, data, reply, tls, sni), closed,
 error (exception text if the session ended abnormally).
 
@@ -135,6 +146,7 @@ class Session:
         self.sni = None
         self.auth_user = None
         self.discarded = b""
+        self.pipelined = b""
         self.messages = []
         self.closed = False
         self.error = None
@@ -160,7 +172,7 @@ class SmtpSink:
                  replies=None, starttls=None, implicit_tls=False,
                  pipelining=True, size=None, auth=None, auth_before_tls=False,
                  extensions=(), starttls_inject=b"", tls_min=None,
-                 tls_broken=False):
+                 tls_broken=False, starttls_vulnerable=False):
         self.host = host
         self.port = port
         self.hostname = hostname
@@ -176,6 +188,7 @@ class SmtpSink:
         self.starttls_inject = starttls_inject
         self.tls_min = tls_min
         self.tls_broken = tls_broken
+        self.starttls_vulnerable = starttls_vulnerable
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._sessions = []
@@ -587,15 +600,21 @@ class _Dialogue:
         if code >= 400:
             return
         # RFC 3207 4.2: anything the client pipelined after STARTTLS is
-        # not a command; keep it for the tests to see, then forget it.
+        # not a command; keep it for the tests to see, then forget it
+        # (or, starttls_vulnerable, run it inside TLS: CVE-2011-0411).
         pending = self.c.buf
         self.c.buf = b""
-        self.sink._record(self.sess,
-                          lambda s: setattr(s, "discarded", pending))
+        self.sink._record(self.sess, lambda s: setattr(s, "pipelined",
+                                                       pending))
+        if not self.sink.starttls_vulnerable:
+            self.sink._record(self.sess,
+                              lambda s: setattr(s, "discarded", pending))
         if self.sink.tls_broken:
             self.c.send(b"HTTP/1.0 400 this is not TLS\r\n\r\n")
             raise SinkClosed("tls_broken")
         self.c.start_tls()
+        if self.sink.starttls_vulnerable:
+            self.c.buf = pending
         self.reset()
         self.sink._record(self.sess, lambda s: setattr(s, "helo", None))
 

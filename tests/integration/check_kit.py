@@ -1,0 +1,214 @@
+"""Servers and helpers for the tests of `tlsmta check` (issue 5): the
+command is run against real TLS servers started on loopback, and its
+JSON and text reports are compared with what each server is known to do.
+
+The servers (each as a pytest factory fixture; import the ones a module
+needs, like dnskit's make_dns_server):
+
+- make_openssl_server(cert, args=S_SERVER_TLS12): `openssl s_server` in
+  implicit-TLS mode (it has no SMTP STARTTLS server side, and says
+  nothing after the handshake: no SMTP greeting) on 127.A.B.n:465,
+  restricted by default to TLS 1.2 and the single suite
+  ECDHE-RSA-AES128-GCM-SHA256. It serves one connection at a time and
+  then accepts the next (no -naccept), so the checker's many probes (one
+  per version, one per cipher) all get answers; stdin is a pipe held
+  open so that it never reads EOF.
+- make_sink (outbound_kit): smtpsink.SmtpSink, e.g. plaintext only (no
+  starttls=), or starttls_vulnerable=True for STARTTLS command injection.
+- make_receiver (outbound_kit): a real Postfix; legacy_tls=True accepts
+  TLS 1.0 to 1.3.
+- make_server (conftest): tlsmta itself.
+
+Certificates come from pki.TestPKI.server(): see expired_cert() etc.
+
+    run = run_check(tlsmta_bin, "--json", "--ca-file", ca, f"{addr}:25")
+    run.status        # exit status (0 ok, 1 warnings, 2 failures,
+                      # 3 unreachable, 64 usage)
+    run.json          # the parsed JSON document (--json) or None
+    run.out, run.err  # stdout, stderr text
+"""
+
+import datetime
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from outbound_kit import LoopbackNet
+
+CHECK_TIMEOUT = 90        # seconds for one `tlsmta check` run
+START_TIMEOUT = 15.0      # seconds for s_server to accept
+SANITIZER_MARKERS = ("Sanitizer", "runtime error:")
+
+# s_server restricted to TLS 1.2 and one suite, and that suite's parts.
+S_SERVER_CIPHER = "ECDHE-RSA-AES128-GCM-SHA256"
+S_SERVER_TLS12 = ("-tls1_2", "-cipher", S_SERVER_CIPHER)
+
+
+class CheckRun:
+    """One finished `tlsmta check` process."""
+
+    def __init__(self, args, proc):
+        self.args = args
+        self.status = proc.returncode
+        self.out = proc.stdout.decode("utf-8", "replace")
+        self.err = proc.stderr.decode("utf-8", "replace")
+        self.json = None
+        if "--json" in args and self.out.strip():
+            try:
+                self.json = json.loads(self.out)
+            except ValueError as e:
+                raise AssertionError(f"check --json printed no JSON ({e}):"
+                                     f"\n{self}") from None
+
+    def __str__(self):
+        return (f"tlsmta check {' '.join(self.args)} -> {self.status}\n"
+                f"--- stdout ---\n{self.out[-12000:]}\n"
+                f"--- stderr ---\n{self.err[-6000:]}")
+
+
+def run_check(binary, *args, timeout=CHECK_TIMEOUT):
+    """Run `binary check args...` (bounded); returns a CheckRun. Fails the
+    test if the process hangs or its stderr holds a sanitizer report."""
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    args = [str(a) for a in args]
+    try:
+        proc = subprocess.run([binary, "check", *args], capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=timeout,
+                              env=env)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"tlsmta check {' '.join(args)} still running "
+                             f"after {timeout}s:\n{e.stdout!r}") from None
+    run = CheckRun(args, proc)
+    for marker in SANITIZER_MARKERS:
+        assert marker not in run.err, f"sanitizer report:\n{run}"
+    return run
+
+
+# -- certificates ----------------------------------------------------------
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def expired_cert(test_pki, name="expired.check.test"):
+    """Signed by the test CA, valid from 60 to 5 days ago."""
+    now = utcnow()
+    return test_pki.server("expired-" + name, name,
+                           not_before=now - datetime.timedelta(days=60),
+                           not_after=now - datetime.timedelta(days=5))
+
+
+def short_cert(test_pki, name="short.check.test", days=10):
+    """Signed by the test CA, valid from now for days (<= 21: the expiry
+    warning)."""
+    return test_pki.server(f"short{days}-" + name, name, days=days)
+
+
+def rsa_cert(test_pki, name, bits=2048):
+    """Signed by the test CA, RSA key of bits."""
+    return test_pki.server(f"rsa{bits}-" + name, name, key=f"rsa:{bits}")
+
+
+def ec_cert(test_pki, name):
+    """Signed by the test CA, EC P-256 key."""
+    return test_pki.server("ec-" + name, name)
+
+
+# -- openssl s_server ------------------------------------------------------
+
+class OpensslServer:
+    """`openssl s_server` on addr:port (implicit TLS) with cert (a
+    pki.Cert) and extra s_server args; its output in log_path."""
+
+    def __init__(self, addr, port, cert, args=S_SERVER_TLS12,
+                 log_path=None):
+        self.addr, self.port = addr, port
+        self.cert = cert
+        self.args = list(args)
+        self.log_path = log_path or f"/tmp/s_server-{addr}-{port}.log"
+        self.proc = None
+
+    def start(self):
+        """Start and wait (bounded) until the port accepts. Returns self."""
+        cmd = ["openssl", "s_server", "-accept", f"{self.addr}:{self.port}",
+               "-cert", self.cert.pem, "-key", self.cert.key, *self.args]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                         stdout=log, stderr=log,
+                                         start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"s_server exited with "
+                                   f"{self.proc.returncode}:\n{self.log()}")
+            try:
+                # A bare connect and close: s_server logs a failed
+                # handshake and accepts the next connection.
+                socket.create_connection((self.addr, self.port), 1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"s_server not listening on "
+                                       f"{self.addr}:{self.port}:\n"
+                                       f"{self.log()}") from None
+                time.sleep(0.05)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+        if self.proc.stdin:
+            self.proc.stdin.close()
+
+
+@pytest.fixture
+def make_openssl_server(tmp_path):
+    """Factory: make_openssl_server(cert, args=S_SERVER_TLS12, addr=None,
+    port=465) -> started OpensslServer (addr: a fresh 127.A.B.n); every one
+    is stopped at teardown and its log printed."""
+    made = []
+    net = LoopbackNet()
+
+    def make(cert, args=S_SERVER_TLS12, addr=None, port=465):
+        srv = OpensslServer(addr or net.addr(40 + len(made)), port, cert,
+                            args, str(tmp_path / f"s_server{len(made)}.log"))
+        made.append(srv)
+        return srv.start()
+
+    yield make
+    for srv in made:
+        print(f"--- s_server {srv.addr}:{srv.port} ---\n{srv.log()[-3000:]}")
+        srv.stop()
+
+
+def closed_port(addr="127.0.0.1"):
+    """A TCP port of addr where nothing listens (connect: refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((addr, 0))
+        return s.getsockname()[1]
