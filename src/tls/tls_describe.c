@@ -7,6 +7,7 @@
  * log line or a header.
  */
 #include "tls/tls_describe.h"
+#include "tls/tls_describe_x509.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -32,9 +33,7 @@ tls_describe_group(const SSL *ssl, char *dst, size_t dst_size)
         snprintf(dst, dst_size, "%s", name);
 }
 
-/* RFC 2253 form of name into dst. Returns false if it did not fit (dst
- * then holds the truncated text) or could not be rendered. */
-static bool
+bool
 tls_describe_name(const X509_NAME *name, char *dst, size_t dst_size)
 {
     BIO *mem = BIO_new(BIO_s_mem());
@@ -55,7 +54,7 @@ tls_describe_name(const X509_NAME *name, char *dst, size_t dst_size)
     return fits;
 }
 
-static void
+void
 tls_describe_sha256(const X509 *cert, char *dst, size_t dst_size)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
