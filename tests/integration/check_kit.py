@@ -121,6 +121,35 @@ def ec_cert(test_pki, name):
     return test_pki.server("ec-" + name, name)
 
 
+def ocsp_response(test_pki, cert, out, revoked=False):
+    """Write to out (a path) a DER OCSP response for cert (signed by the
+    test CA, which also signs the response), status "good" or, revoked,
+    "revoked"; for s_server -status_file (OCSP stapling, RFC 6066 8).
+    Returns out."""
+    out = str(out)
+    serial = _x509_out(cert.pem, "-serial").split("=", 1)[1].strip()
+    subject = _x509_out(cert.pem, "-subject", "-nameopt", "compat") \
+        .split("=", 1)[1].strip()
+    end = (utcnow() + datetime.timedelta(days=30)).strftime("%y%m%d%H%M%SZ")
+    status, when = ("R", utcnow().strftime("%y%m%d%H%M%SZ")) if revoked \
+        else ("V", "")
+    index = out + ".index"
+    with open(index, "w") as f:
+        f.write(f"{status}\t{end}\t{when}\t{serial}\tunknown\t{subject}\n")
+    subprocess.run(["openssl", "ocsp", "-index", index, "-rsigner",
+                    test_pki.ca.pem, "-rkey", test_pki.ca.key, "-CA",
+                    test_pki.ca.pem, "-issuer", test_pki.ca.pem, "-cert",
+                    cert.pem, "-respout", out, "-ndays", "7"],
+                   check=True, capture_output=True, timeout=30)
+    return out
+
+
+def _x509_out(pem, *opts):
+    return subprocess.run(["openssl", "x509", "-in", pem, "-noout", *opts],
+                          check=True, capture_output=True, text=True,
+                          timeout=30).stdout
+
+
 # -- openssl s_server ------------------------------------------------------
 
 class OpensslServer:

@@ -33,7 +33,10 @@ ENHANCEDSTATUSCODES, 8BITMIME, STARTTLS when starttls=(cert, key) is
 given and TLS is not up yet, AUTH PLAIN LOGIN when auth={user: password}
 is given (after TLS only, unless auth_before_tls), and `extensions`
 (extra keywords). implicit_tls=(cert, key) makes TLS start at connect
-(RFC 8314). starttls_inject=b"..." is written in the same send() as the
+(RFC 8314). tls_ciphers="..." limits the TLS 1.2 suites (an OpenSSL
+cipher string; TLS 1.3 suites stay Python's defaults); the server side is
+Python's ssl with OpenSSL's defaults otherwise (TLS 1.2 and 1.3,
+client-initiated renegotiation refused). starttls_inject=b"..." is written in the same send() as the
 "220 ready to start TLS" reply, in plaintext before the handshake (the
 STARTTLS response injection of CVE-2011-0411's server-side twin): a
 correct client discards it (RFC 3207 4.2). tls_broken=True answers 220
@@ -172,7 +175,8 @@ class SmtpSink:
                  replies=None, starttls=None, implicit_tls=False,
                  pipelining=True, size=None, auth=None, auth_before_tls=False,
                  extensions=(), starttls_inject=b"", tls_min=None,
-                 tls_broken=False, starttls_vulnerable=False):
+                 tls_broken=False, starttls_vulnerable=False,
+                 tls_ciphers=None):
         self.host = host
         self.port = port
         self.hostname = hostname
@@ -189,6 +193,7 @@ class SmtpSink:
         self.tls_min = tls_min
         self.tls_broken = tls_broken
         self.starttls_vulnerable = starttls_vulnerable
+        self.tls_ciphers = tls_ciphers
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._sessions = []
@@ -309,6 +314,8 @@ class SmtpSink:
         ctx.load_cert_chain(*self.cert)
         if self.tls_min is not None:
             ctx.minimum_version = self.tls_min
+        if self.tls_ciphers is not None:
+            ctx.set_ciphers(self.tls_ciphers)
         ctx.sni_callback = self._on_sni
         return ctx
 

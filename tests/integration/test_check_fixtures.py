@@ -9,7 +9,8 @@ import re
 import ssl
 import subprocess
 
-from check_kit import S_SERVER_CIPHER, expired_cert, rsa_cert, short_cert
+from check_kit import (S_SERVER_CIPHER, S_SERVER_TLS12, expired_cert,
+                       ocsp_response, rsa_cert, short_cert)
 from check_kit import make_openssl_server  # noqa: F401 (pytest fixture)
 from outbound_kit import make_receiver, make_sink, net  # noqa: F401
 from smtpwire import RawSMTP, client_context
@@ -30,11 +31,15 @@ def s_client(addr, port, *args, starttls=True, ca=None, name=None):
     p = subprocess.run(cmd, input=b"QUIT\r\n", capture_output=True,
                        timeout=30)
     out = p.stdout.decode("utf-8", "replace")
+    # "Protocol :" is in the session printout (none for TLS 1.3, whose
+    # "New, TLSv1.3" names the version; for older ones it names the
+    # suite's).
     proto = re.search(r"^\s+Protocol\s*: (\S+)", out, re.M)
-    cipher = re.search(r"^New, \S+, Cipher is (\S+)", out, re.M)
-    ok = cipher is not None and cipher.group(1) != "(NONE)"
-    return (p.returncode, proto.group(1) if ok and proto else None,
-            cipher.group(1) if ok else None,
+    cipher = re.search(r"^New, (\S+), Cipher is (\S+)", out, re.M)
+    ok = cipher is not None and cipher.group(2) != "(NONE)"
+    return (p.returncode,
+            (proto.group(1) if proto else cipher.group(1)) if ok else None,
+            cipher.group(2) if ok else None,
             out + p.stderr.decode("utf-8", "replace"))
 
 
@@ -156,3 +161,15 @@ def test_sink_tls_versions(make_sink, net, test_pki):
     assert s_client(host, port, "-tls1_2")[1] == "TLSv1.2"
     assert s_client(host, port, "-tls1_3")[1] == "TLSv1.3"
     assert s_client(host, port, "-tls1_1", "-cipher", LEGACY)[1] is None
+
+
+def test_s_server_staples_ocsp(make_openssl_server, test_pki, tmp_path):
+    cert = rsa_cert(test_pki, "ocsp.check.test")
+    for revoked, word in ((False, "good"), (True, "revoked")):
+        resp = ocsp_response(test_pki, cert, tmp_path / f"{word}.der",
+                             revoked=revoked)
+        srv = make_openssl_server(cert, S_SERVER_TLS12 +
+                                  ("-status_file", resp))
+        rc, _, _, out = s_client(srv.addr, srv.port, "-status",
+                                 starttls=False)
+        assert f"Cert Status: {word}" in out, out
