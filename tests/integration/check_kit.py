@@ -31,6 +31,7 @@ Certificates come from pki.TestPKI.server(): see expired_cert() etc.
 import datetime
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -241,3 +242,30 @@ def closed_port(addr="127.0.0.1"):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((addr, 0))
         return s.getsockname()[1]
+
+
+# -- reading reports -------------------------------------------------------
+
+def suites(j, version):
+    """{OpenSSL name: suite object} of the suites accepted at version."""
+    return {s["name"]: s for s in j["ciphers"].get(version, [])}
+
+
+def problems(j, level=None, section=None):
+    """The problem texts of JSON report j, filtered by level ("failure",
+    "warning", "note") and section."""
+    return [p["text"] for p in j["problems"]
+            if (level is None or p["level"] == level) and
+            (section is None or p["section"] == section)]
+
+
+def levels(j):
+    """{(level, section)} of every problem of j."""
+    return {(p["level"], p["section"]) for p in j["problems"]}
+
+
+def assert_text(run, *patterns):
+    """Each regex of patterns matches a line of run's text output
+    (re.MULTILINE: ^ and $ are line ends)."""
+    missing = [p for p in patterns if not re.search(p, run.out, re.M)]
+    assert not missing, f"text report lacks {missing}:\n{run}"
