@@ -5,6 +5,7 @@
  *   tlsmta config check -c FILE   validate a config, FILE:LINE: errors
  *   tlsmta qmgr -c FILE --wake-fd N   the queue manager (started by serve)
  *   tlsmta user add|del NAME -c FILE  manage the sasldb (password on stdin)
+ *   tlsmta check [options] HOST[:PORT]  test a server's TLS (check/check.h)
  *   tlsmta --version | --help
  *
  * Trust boundary: the command line and the config file it names, and for
@@ -23,6 +24,7 @@
 
 #include "auth/auth_sasl.h"
 #include "auth/auth_users.h"
+#include "check/check.h"
 #include "config/config.h"
 #include "io/io_server.h"
 #include "queue/queue_manager.h"
@@ -55,10 +57,14 @@ static const char USAGE[] =
     "                         password, read from standard input (asked\n"
     "                         twice on a terminal); NAME logs in as given\n"
     "  user del NAME -c FILE  delete NAME from the sasldb\n"
+    "  check [options] HOST[:PORT]\n"
+    "                         test an SMTP server's TLS and grade it\n"
+    "                         (tlsmta check --help for the options)\n"
     "  --version              print the version\n"
     "  --help                 print this help\n"
     "\n"
-    "Documentation: README.md, docs/config.md, etc/tlsmta.conf.example\n";
+    "Documentation: README.md, docs/config.md, docs/check.md,\n"
+    "etc/tlsmta.conf.example\n";
 
 static int
 cli_parse(int argc, char **argv, struct cli *cli)
@@ -383,6 +389,7 @@ static const struct {
     {"config", cmd_config},
     {"qmgr", cmd_qmgr},
     {"user", cmd_user},
+    {"check", check_main},
 };
 
 int
