@@ -149,11 +149,19 @@ struct check_report {
     /* 7. EHLO after TLS. */
     struct check_ehlo ehlo_tls;
     /* 8. Known weaknesses. */
-    enum check_level starttls_injection; /* CHECK_FAIL: vulnerable */
+    enum check_level starttls_injection; /* CHECK_FAIL: vulnerable;
+                                            CHECK_WARN: inconclusive;
+                                            CHECK_OK: not vulnerable;
+                                            CHECK_INFO: not tested */
     char starttls_injection_detail[CHECK_TEXT_MAX];
     enum check_level renegotiation;      /* CHECK_WARN: client-initiated
-                                            renegotiation accepted */
+                                            renegotiation accepted;
+                                            CHECK_OK: refused; CHECK_INFO:
+                                            not tested (detail says why) */
+    char renegotiation_detail[CHECK_TEXT_MAX];
     bool compression;             /* TLS compression negotiated */
+    char compression_detail[CHECK_TEXT_MAX]; /* the method, or why it was
+                                                not tested */
     /* 9. Summary (check_grade()). */
     struct check_problem problems[CHECK_PROBLEMS_MAX];
     size_t n_problems;
@@ -173,8 +181,23 @@ int check_cli_parse(int argc, char **argv, struct check_options *opt);
 
 /* Probe the server of opt, filling *r (sections 1 to 8). Never fails:
  * what could not be done is recorded in the report. Caller frees with
- * check_report_free(). */
+ * check_report_free(). opt->host is resolved with getaddrinfo() (an IP
+ * literal as is), but with opt->domain set through the resolver of
+ * delivery and opt->dns_resolver, like the MX lookup. Every network step
+ * waits at most opt->timeout seconds (0: 10). Ignores SIGPIPE (a server
+ * may close while OpenSSL writes). */
 void check_probe(const struct check_options *opt, struct check_report *r);
+
+/* --domain: the MX hosts of opt->domain (RFC 5321 5.1), most preferred
+ * first (the domain itself when it has no MX records), looked up with the
+ * resolver delivery uses (dns/dns.h) through opt->dns_resolver (NULL: the
+ * system's), within opt->timeout seconds. Returns 0 with *hosts (n_hosts
+ * names, at least one; free with check_domain_free()), or -1 with the
+ * reason in err (errlen bytes): no such domain, a null MX (RFC 7505), a
+ * temporary failure or timeout, a bad resolver address, no memory. */
+int check_domain_mx(const struct check_options *opt, char ***hosts,
+                    size_t *n_hosts, char *err, size_t errlen);
+void check_domain_free(char **hosts, size_t n_hosts);
 
 /* Judge r: verdicts, the problem list, the grade and exit status
  * (section 9), by the rules in docs/check.md. */

@@ -95,6 +95,14 @@ tls_client_ip_literal(const char *name)
            inet_pton(AF_INET6, name, addr) == 1;
 }
 
+/* Trust anchors from file (PEM), or the system store when it is NULL. */
+static bool
+tls_client_anchors(SSL_CTX *ctx, const char *file)
+{
+    return file != NULL ? SSL_CTX_load_verify_locations(ctx, file, NULL) == 1
+                        : SSL_CTX_set_default_verify_paths(ctx) == 1;
+}
+
 static int
 tls_client_load_anchors(SSL_CTX *ctx, const struct config *cfg, char *err,
                         size_t errlen)
@@ -102,8 +110,7 @@ tls_client_load_anchors(SSL_CTX *ctx, const struct config *cfg, char *err,
     char why[512];
     const char *file = cfg->outbound_tls_ca_file;
 
-    if (file != NULL ? SSL_CTX_load_verify_locations(ctx, file, NULL) == 1
-                     : SSL_CTX_set_default_verify_paths(ctx) == 1)
+    if (tls_client_anchors(ctx, file))
         return 0;
     snprintf(err, errlen, "%s: [outbound] tls_ca_file: %s: cannot load CA "
              "certificates: %s", cfg->path ? cfg->path : "config",
@@ -112,17 +119,37 @@ tls_client_load_anchors(SSL_CTX *ctx, const struct config *cfg, char *err,
     return -1;
 }
 
-SSL_CTX *
-tls_client_ctx_new(const struct config *cfg, char *err, size_t errlen)
+/* Judged after the handshake (tls_client_trust(), `check`): "may" and
+ * "encrypt" accept any certificate. OpenSSL still verifies the chain and
+ * keeps the result for SSL_get_verify_result(). */
+static void
+tls_client_verify_later(SSL_CTX *ctx)
+{
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_verify_depth(ctx, TLS_CLIENT_SERVER_DEPTH);
+}
+
+/* A bare client context, or NULL with the reason in err. */
+static SSL_CTX *
+tls_client_ctx_alloc(char *err, size_t errlen)
 {
     char why[512];
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
-    if (ctx == NULL) {
+    if (ctx == NULL)
         snprintf(err, errlen, "cannot create TLS context: %s",
                  tls_error_string(why, sizeof(why)));
+    return ctx;
+}
+
+SSL_CTX *
+tls_client_ctx_new(const struct config *cfg, char *err, size_t errlen)
+{
+    char why[512];
+    SSL_CTX *ctx = tls_client_ctx_alloc(err, errlen);
+
+    if (ctx == NULL)
         return NULL;
-    }
     /* DESIGN.md: TLS 1.2 at least; [tls] min_version is the listeners'. */
     if (tls_ctx_set_common(ctx, cfg, TLS1_2_VERSION) < 0) {
         snprintf(err, errlen, "%s:%d: [tls]: %s",
@@ -132,11 +159,7 @@ tls_client_ctx_new(const struct config *cfg, char *err, size_t errlen)
     }
     if (tls_client_load_anchors(ctx, cfg, err, errlen) < 0)
         goto fail;
-    /* Judged after the handshake (tls_client_trust()): "may" and
-     * "encrypt" accept any certificate. OpenSSL still verifies the chain
-     * and keeps the result for SSL_get_verify_result(). */
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    SSL_CTX_set_verify_depth(ctx, TLS_CLIENT_SERVER_DEPTH);
+    tls_client_verify_later(ctx);
     return ctx;
 fail:
     SSL_CTX_free(ctx);
@@ -186,7 +209,7 @@ tls_client_remember_names(SSL *ssl, const char *const *names, size_t n)
 
 /* RFC 6125 6.4 through X509_check_host(): whole-label wildcards only
  * (6.4.3); a leading '.' asks OpenSSL to match any subdomain. */
-static bool
+bool
 tls_client_name_matches(X509 *cert, const char *name)
 {
     char n[TLS_CLIENT_NAME_MAX];
@@ -288,4 +311,108 @@ tls_client_log_established(SSL *ssl, enum tls_trust t, const char *host,
              tls_trust_words(t), host ? host : "unknown", addr ? addr : "",
              port, tls_info_received(&ti, how, sizeof(how)));
     return dst;
+}
+
+/* The five TLS 1.3 suites of RFC 8446 B.4, all of which OpenSSL 3 can
+ * offer (the CCM ones are off by default). */
+#define TLS_PROBE_SUITES_13                                                 \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                        \
+    "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256:"                  \
+    "TLS_AES_128_CCM_8_SHA256"
+
+/* Everything this OpenSSL can offer, so that old versions and weak suites
+ * can be tested: a probe must be able to ask for what servers refuse. */
+static int
+tls_probe_legacy(SSL_CTX *ctx, int version)
+{
+    SSL_CTX_set_security_level(ctx, 0);
+    /* RFC 5746 is checked by the probe, not required to connect. */
+    SSL_CTX_set_options(ctx, SSL_OP_LEGACY_SERVER_CONNECT);
+    /* Offer compression (if built in) and allow renegotiation, to learn
+     * whether the server takes them. */
+    SSL_CTX_clear_options(ctx, SSL_OP_NO_COMPRESSION |
+                                   SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_set_cipher_list(ctx, "ALL:COMPLEMENTOFALL") != 1 ||
+        SSL_CTX_set_ciphersuites(ctx, TLS_PROBE_SUITES_13) != 1)
+        return -1;
+    int lo = version ? version : SSL3_VERSION;
+    if (SSL_CTX_set_min_proto_version(ctx, lo) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, version) != 1)
+        return -1;
+    return 0;
+}
+
+/* Our delivery client's policy, optionally pinned to one version. */
+static int
+tls_probe_modern(SSL_CTX *ctx, int version)
+{
+    struct config defaults;
+
+    memset(&defaults, 0, sizeof(defaults)); /* OpenSSL's default suites */
+    if (version != 0 && version != TLS1_2_VERSION &&
+        version != TLS1_3_VERSION) {
+        ERR_raise_data(ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL,
+                       "the modern policy offers TLS 1.2 and 1.3 only");
+        return -1;
+    }
+    if (tls_ctx_set_common(ctx, &defaults, version ? version : 0) < 0)
+        return -1;
+    return SSL_CTX_set_max_proto_version(ctx, version) == 1 ? 0 : -1;
+}
+
+static int
+tls_probe_client_cert(SSL_CTX *ctx, const struct tls_probe_params *p,
+                      char *err, size_t errlen)
+{
+    char why[512];
+    const char *key = p->key ? p->key : p->cert;
+
+    if (p->cert == NULL)
+        return 0;
+    if (SSL_CTX_use_certificate_chain_file(ctx, p->cert) == 1 &&
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 &&
+        SSL_CTX_check_private_key(ctx) == 1)
+        return 0;
+    snprintf(err, errlen, "cannot load client certificate %s with key %s: "
+             "%s", p->cert, key, tls_error_string(why, sizeof(why)));
+    return -1;
+}
+
+static int
+tls_probe_anchors(SSL_CTX *ctx, const char *file, char *err, size_t errlen)
+{
+    char why[512];
+
+    if (tls_client_anchors(ctx, file))
+        return 0;
+    snprintf(err, errlen, "cannot load CA certificates from %s: %s",
+             file ? file : "the system store",
+             tls_error_string(why, sizeof(why)));
+    return -1;
+}
+
+SSL_CTX *
+tls_client_probe_ctx_new(const struct tls_probe_params *p, char *err,
+                         size_t errlen)
+{
+    char why[512];
+    SSL_CTX *ctx = tls_client_ctx_alloc(err, errlen);
+
+    if (ctx == NULL)
+        return NULL;
+    int rc = p->policy == TLS_PROBE_LEGACY ? tls_probe_legacy(ctx, p->version)
+                                           : tls_probe_modern(ctx, p->version);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot set up the TLS probe: %s",
+                 tls_error_string(why, sizeof(why)));
+        goto fail;
+    }
+    if (tls_probe_anchors(ctx, p->ca_file, err, errlen) < 0 ||
+        tls_probe_client_cert(ctx, p, err, errlen) < 0)
+        goto fail;
+    tls_client_verify_later(ctx);
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
 }

@@ -112,4 +112,48 @@ char *tls_client_log_established(SSL *ssl, enum tls_trust t,
                                  const char *host, const char *addr,
                                  unsigned port, char *dst, size_t dst_size);
 
+/* Does cert name the server called name? RFC 6125 6.4 through
+ * X509_check_host() with X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, exactly as
+ * tls_client_trust() matches (whole-label wildcards, a leading '.' for any
+ * subdomain, an IP literal against iPAddress, a trailing dot ignored).
+ * Looks at the names only, not at the chain. Returns false for a NULL or
+ * empty name. */
+bool tls_client_name_matches(X509 *cert, const char *name);
+
+/*
+ * Probe contexts for `tlsmta check` (issue 5): unlike the delivery client,
+ * the probe must be able to offer what a server should refuse.
+ */
+enum tls_probe_policy {
+    TLS_PROBE_MODERN,  /* what our delivery client offers:
+                          tls_ctx_set_common() with OpenSSL's default
+                          suites, TLS 1.2 and 1.3 */
+    TLS_PROBE_LEGACY,  /* all this OpenSSL can speak: security level 0,
+                          "ALL:COMPLEMENTOFALL", the five TLS 1.3 suites,
+                          OpenSSL's default groups, compression and
+                          client-initiated renegotiation allowed, servers
+                          without RFC 5746 secure renegotiation accepted */
+};
+
+struct tls_probe_params {
+    enum tls_probe_policy policy;
+    int version;             /* 0: the policy's range; else exactly this
+                                one (SSL3_VERSION .. TLS1_3_VERSION;
+                                MODERN: TLS1_2_VERSION or TLS1_3_VERSION) */
+    const char *ca_file;     /* trust anchors for SSL_get_verify_result()
+                                (PEM), NULL: the system store */
+    const char *cert;        /* client certificate chain (PEM), or NULL */
+    const char *key;         /* its private key (PEM); NULL: in cert */
+};
+
+/* Build a client SSL_CTX for probing a server. The handshake never fails
+ * on the certificate (SSL_VERIFY_NONE) but OpenSSL records the chain's
+ * verification against the anchors (SSL_get_verify_result()). Returns
+ * the context (caller frees with SSL_CTX_free()), or NULL with a reason
+ * in err (errlen bytes): "cannot load CA certificates from FILE: ...",
+ * "cannot load client certificate FILE: ...", a version the policy cannot
+ * offer, or an OpenSSL failure. */
+SSL_CTX *tls_client_probe_ctx_new(const struct tls_probe_params *p,
+                                  char *err, size_t errlen);
+
 #endif
