@@ -64,7 +64,9 @@ enum check_level {
 };
 
 struct check_problem {
-    enum check_level level;       /* CHECK_WARN or CHECK_FAIL */
+    enum check_level level;       /* CHECK_INFO (a note explaining a grade
+                                     below A+; never changes the exit
+                                     status), CHECK_WARN or CHECK_FAIL */
     char section[24];             /* "banner", "ehlo", "versions",
                                      "session", "ciphers", "certificate",
                                      "ehlo_tls", "weaknesses" */
@@ -175,8 +177,8 @@ struct check_report {
  * after printing it). */
 int check_main(int argc, char **argv);
 
-/* Parse the command line into *opt. Returns 0, or -1 after writing the
- * problem to stderr. */
+/* Parse the command line into *opt. Returns 0; 1 after printing --help
+ * (the caller exits 0); or -1 after writing the problem to stderr. */
 int check_cli_parse(int argc, char **argv, struct check_options *opt);
 
 /* Probe the server of opt, filling *r (sections 1 to 8). Never fails:
@@ -207,7 +209,7 @@ void check_grade(struct check_report *r);
 void check_print_text(const struct check_report *r, FILE *fp);
 void check_print_json(const struct check_report *r, FILE *fp);
 
-/* Release what the report owns. */
+/* Release what the report owns (check_probe.c). */
 void check_report_free(struct check_report *r);
 
 #endif
