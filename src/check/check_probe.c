@@ -196,11 +196,17 @@ static void
 check_probe_inside(const struct check_target *t, struct check_conn *c,
                    int64_t t0, struct check_report *r, SSL_SESSION **sess)
 {
-    char why[CHECK_TEXT_MAX]; /* not reported: the sections show it */
+    char why[CHECK_TEXT_MAX];
 
-    if (t->mode != CHECK_MODE_IMPLICIT || check_probe_banner(c, t0, r, why)) {
-        check_probe_ehlo(t, c, &r->ehlo_tls, why);
-        check_conn_command(c, "QUIT", why, sizeof(why));
+    /* tls_error keeps why the session failed after the handshake (a TLS
+     * 1.3 server refuses a client certificate only then). */
+    if (t->mode != CHECK_MODE_IMPLICIT ||
+        check_probe_banner(c, t0, r, r->tls_error)) {
+        if (check_probe_ehlo(t, c, &r->ehlo_tls, why))
+            check_conn_command(c, "QUIT", why, sizeof(why));
+        else
+            snprintf(r->tls_error, sizeof(r->tls_error), "after TLS: %.400s",
+                     why);
     }
     *sess = SSL_get1_session(c->ssl);
 }

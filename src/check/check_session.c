@@ -143,6 +143,19 @@ check_session_trust(const struct check_target *t, SSL *ssl, X509 *leaf,
         r->verify_error[0] = '\0';
 }
 
+/* TLS 1.2 DHE has no named group (RFC 7919 aside): give the size of the
+ * server's prime, the Logjam question (RFC 7919 1). */
+static void
+check_session_dh(SSL *ssl, struct check_report *r)
+{
+    EVP_PKEY *tmp = NULL;
+
+    if (SSL_get_peer_tmp_key(ssl, &tmp) == 1 && tmp != NULL &&
+        EVP_PKEY_is_a(tmp, "DH"))
+        snprintf(r->group, sizeof(r->group), "DH-%d", EVP_PKEY_get_bits(tmp));
+    EVP_PKEY_free(tmp);
+}
+
 void
 check_session_describe(const struct check_target *t, SSL *ssl,
                        struct check_report *r)
@@ -161,6 +174,8 @@ check_session_describe(const struct check_target *t, SSL *ssl,
             snprintf(r->version, sizeof(r->version), "%s",
                      check_version_name((enum check_version)v));
     snprintf(r->group, sizeof(r->group), "%s", ti.group);
+    if (r->group[0] == '\0')
+        check_session_dh(ssl, r);
     memset(&r->session, 0, sizeof(r->session));
     if (SSL_get_current_cipher(ssl) != NULL)
         tls_describe_cipher(SSL_get_current_cipher(ssl), &r->session);
