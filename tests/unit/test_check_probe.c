@@ -187,6 +187,19 @@ probe_opts(struct check_options *opt, unsigned port, const char *name)
     opt->helo_name = "client.probe.test";
 }
 
+/* Start a server behaving as o, probe it under name, stop it. */
+static void
+probe_once(const struct srv_opts *o, const char *name, struct check_report *r)
+{
+    struct check_options opt;
+    unsigned port;
+    pid_t pid = srv_start(o, &port);
+
+    probe_opts(&opt, port, name);
+    check_probe(&opt, r);
+    srv_stop(pid);
+}
+
 /* A CA, and a server certificate for SRV_NAME it signed. */
 static int
 setup(void **state)
@@ -290,14 +303,9 @@ test_plaintext_auth_before_tls(void **state)
 {
     (void)state;
     struct srv_opts o = {.auth = true};
-    struct check_options opt;
     struct check_report r;
-    unsigned port;
-    pid_t pid = srv_start(&o, &port);
 
-    probe_opts(&opt, port, SRV_NAME);
-    check_probe(&opt, &r);
-    srv_stop(pid);
+    probe_once(&o, SRV_NAME, &r);
     assert_true(r.connected);
     assert_int_equal(r.banner_code, 220);
     assert_string_equal(r.banner, SRV_NAME " ESMTP probe test");
@@ -378,14 +386,9 @@ test_starttls_injection(void **state)
 {
     (void)state;
     struct srv_opts o = {.starttls = true, .vulnerable = true};
-    struct check_options opt;
     struct check_report r;
-    unsigned port;
-    pid_t pid = srv_start(&o, &port);
 
-    probe_opts(&opt, port, SRV_NAME);
-    check_probe(&opt, &r);
-    srv_stop(pid);
+    probe_once(&o, SRV_NAME, &r);
     assert_starttls_server(&r);
     assert_int_equal(r.starttls_injection, CHECK_FAIL);
     assert_non_null(strstr(r.starttls_injection_detail, "250 2.0.0 Ok"));
