@@ -79,6 +79,7 @@ def run_check(binary, *args, timeout=CHECK_TIMEOUT):
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     args = [str(a) for a in args]
+    started = time.time()
     try:
         proc = subprocess.run([binary, "check", *args], capture_output=True,
                               stdin=subprocess.DEVNULL, timeout=timeout,
@@ -87,6 +88,7 @@ def run_check(binary, *args, timeout=CHECK_TIMEOUT):
         raise AssertionError(f"tlsmta check {' '.join(args)} still running "
                              f"after {timeout}s:\n{e.stdout!r}") from None
     run = CheckRun(args, proc)
+    run.started, run.ended = started, time.time()
     for marker in SANITIZER_MARKERS:
         assert marker not in run.err, f"sanitizer report:\n{run}"
     return run
@@ -262,6 +264,16 @@ def problems(j, level=None, section=None):
 def levels(j):
     """{(level, section)} of every problem of j."""
     return {(p["level"], p["section"]) for p in j["problems"]}
+
+
+def days_left(run, cert):
+    """The days_left values a certificate object of run's JSON may hold:
+    whole days (rounded down) from some second of the run (time(NULL):
+    whole seconds) to its not_after; two values when the run crossed a
+    day boundary of it."""
+    end = datetime.datetime.strptime(cert["not_after"], "%Y-%m-%dT%H:%M:%SZ")
+    end = int(end.replace(tzinfo=datetime.timezone.utc).timestamp())
+    return {(end - int(t)) // 86400 for t in (run.started, run.ended)}
 
 
 def assert_text(run, *patterns):

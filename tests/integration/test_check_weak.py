@@ -94,6 +94,33 @@ def test_auth_before_tls(tlsmta_bin, make_sink, net, test_pki):
                 r"^\s+grade\s+B$", r"^\s+exit status\s+1$")
 
 
+def test_greeting_554(tlsmta_bin, make_sink, net, test_pki):
+    """A server that refuses the session at once (RFC 5321 3.1)."""
+    cert = ec_cert(test_pki, NAME)
+    sink = make_sink(net.addr(5), starttls=(cert.pem, cert.key),
+                     replies={"CONNECT": "554 5.3.2 not now"})
+    run = check(tlsmta_bin, test_pki, sink, "--json")
+    j = run.json
+    assert (j["banner"]["connected"], j["banner"]["code"]) == (True, 554)
+    assert "not now" in j["banner"]["text"], run
+    assert j["session"] is None and ("failure", "banner") in levels(j)
+    assert (j["grade"], run.status) == ("F", 2), run
+
+
+def test_ehlo_refused_after_tls(tlsmta_bin, make_sink, net, test_pki):
+    cert = ec_cert(test_pki, NAME)
+    sink = make_sink(net.addr(6), starttls=(cert.pem, cert.key),
+                     tls_ciphers=MODERN,
+                     replies={"EHLO": lambda s, a: "554 5.7.0 no thanks"
+                              if s.tls else None})
+    run = check(tlsmta_bin, test_pki, sink, "--json")
+    j = run.json
+    assert j["ehlo"]["done"] is True and j["ehlo"]["starttls"] is True
+    assert (j["ehlo_tls"]["done"], j["ehlo_tls"]["code"]) == (False, 554)
+    assert levels(j) == {("failure", "ehlo_tls")}, run
+    assert (j["grade"], run.status) == ("F", 2), run
+
+
 @pytest.mark.parametrize("revoked", [False, True])
 def test_ocsp_stapling(tlsmta_bin, make_openssl_server, test_pki, tmp_path,
                        revoked):
