@@ -447,3 +447,34 @@ def test_domain_checks_each_mx(tlsmta_bin, make_server, make_dns_server,
         run = run_check(tlsmta_bin, "--json", "--domain", domain,
                         "--dns-resolver", dns.dns_resolver, "--timeout", "5")
         assert run.status == 3, run
+
+
+# -- client certificate, EHLO name -----------------------------------------
+
+def test_client_certificate(tlsmta_bin, make_openssl_server, test_pki):
+    """s_server that demands a client certificate from the test CA
+    (-Verify 1): refused without --client-cert, served with one."""
+    srv = make_openssl_server(rsa_cert(test_pki, S_NAME),
+                              ("-tls1_2", "-cipher", S_SERVER_CIPHER,
+                               "-Verify", "1", "-CAfile", test_pki.ca.pem))
+    run = s_server_check(tlsmta_bin, srv, test_pki)
+    assert run.json["session"] is None, run
+    assert run.json["tls_error"], run
+    assert (run.json["grade"], run.status) == ("F", 2), run
+    client = test_pki.relay_fp
+    run = s_server_check(tlsmta_bin, srv, test_pki, "--client-cert",
+                         client.pem, "--client-key", client.key)
+    j = run.json
+    assert j["target"]["client_cert"] == client.pem
+    assert j["session"]["suite"]["name"] == S_SERVER_CIPHER, run
+    assert j["versions"] == versions("1.2"), run
+    assert list(suites(j, "TLSv1.2")) == [S_SERVER_CIPHER], run
+
+
+def test_helo_name(tlsmta_bin, make_sink, net):
+    sink = make_sink(net.addr(13))
+    run = run_check(tlsmta_bin, "--json", "--plain", "--helo",
+                    "probe.example.org", f"{sink.host}:25")
+    assert run.json["target"]["helo"] == "probe.example.org", run
+    s, = sink.wait_for_sessions(1)
+    assert s.commands[0] == "EHLO probe.example.org", sink.transcript()
