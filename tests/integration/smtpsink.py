@@ -36,7 +36,9 @@ is given (after TLS only, unless auth_before_tls), and `extensions`
 (RFC 8314). tls_ciphers="..." limits the TLS 1.2 suites (an OpenSSL
 cipher string; TLS 1.3 suites stay Python's defaults); the server side is
 Python's ssl with OpenSSL's defaults otherwise (TLS 1.2 and 1.3,
-client-initiated renegotiation refused). starttls_inject=b"..." is written in the same send() as the
+client-initiated renegotiation refused).
+
+starttls_inject=b"..." is written in the same send() as the
 "220 ready to start TLS" reply, in plaintext before the handshake (the
 STARTTLS response injection of CVE-2011-0411's server-side twin): a
 correct client discards it (RFC 3207 4.2). tls_broken=True answers 220
