@@ -16,8 +16,6 @@ from dnskit import make_dns_server  # noqa: F401 (pytest fixture)
 from outbound_kit import LoopbackNet, make_sink, net  # noqa: F401
 from postfix_peer import PostfixReceiver
 
-pytestmark = pytest.mark.xfail(reason="tlsmta check not merged yet",
-                               strict=False)
 
 PF_NAME = "mx.legacy.check.test"
 S_NAME = "tls12.check.test"

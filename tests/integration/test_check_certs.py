@@ -13,8 +13,6 @@ from check_kit import (S_SERVER_CIPHER, assert_text, ec_cert, expired_cert,
 from check_kit import make_openssl_server  # noqa: F401 (pytest fixture)
 from outbound_kit import make_sink, net  # noqa: F401 (pytest fixtures)
 
-pytestmark = pytest.mark.xfail(reason="tlsmta check not merged yet",
-                               strict=False)
 
 NAME = "mx.check.test"
 MODERN = "ECDHE+AESGCM:ECDHE+CHACHA20"

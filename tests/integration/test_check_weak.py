@@ -11,8 +11,6 @@ from check_kit import (S_SERVER_TLS12, assert_text, ec_cert, levels,
 from check_kit import make_openssl_server  # noqa: F401 (pytest fixture)
 from outbound_kit import make_sink, net  # noqa: F401 (pytest fixtures)
 
-pytestmark = pytest.mark.xfail(reason="tlsmta check not merged yet",
-                               strict=False)
 
 NAME = "mx.weak.check.test"
 MODERN = "ECDHE+AESGCM:ECDHE+CHACHA20"
