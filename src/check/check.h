@@ -141,6 +141,8 @@ struct check_report {
     bool ocsp_stapled;            /* the server sent an OCSP response */
     char ocsp_status[32];         /* "good", "revoked", "unknown", "" */
     bool resumption;              /* a second handshake resumed */
+    char resumption_error[CHECK_TEXT_MAX]; /* the second connection
+                                     broke: resumption unknown */
     /* 6. Certificate chain. */
     struct check_cert chain[CHECK_CHAIN_MAX];
     size_t n_chain;
@@ -164,6 +166,10 @@ struct check_report {
     bool compression;             /* TLS compression negotiated */
     char compression_detail[CHECK_TEXT_MAX]; /* the method, or why it was
                                                 not tested */
+    /* Probe connections (suites, resumption) that broke before an
+     * answer: their results may be incomplete. */
+    size_t probe_errors;
+    char probe_error[CHECK_TEXT_MAX]; /* the first one's reason */
     /* 9. Summary (check_grade()). */
     struct check_problem problems[CHECK_PROBLEMS_MAX];
     size_t n_problems;

@@ -102,10 +102,13 @@ int check_conn_command(struct check_conn *c, const char *cmd, char *err,
 
 /* Start TLS on c with a new SSL of ctx: SNI and the name remembered by
  * tls_client_session_setup(name), sess to resume (or NULL), an OCSP
- * request when ocsp is set. Returns 0, or -1 with OpenSSL's reason (or
- * the I/O failure) in err. Bytes read before are dropped (RFC 3207 4.2:
- * nothing from before the handshake may be used after it), except that
- * any left unread are reported in err as a failure. */
+ * request when ocsp is set. Returns 0; -1 when the server refused at
+ * the TLS level (an alert, or a choice OpenSSL rejects), OpenSSL's reason
+ * in err; or -2 when the transport broke (time out, EOF without alert,
+ * reset, bytes that are not TLS, no memory), the reason in err: that
+ * says nothing about what the server accepts. Bytes read before are
+ * dropped (RFC 3207 4.2: nothing from before the handshake may be used
+ * after it), except that any left unread are reported as -2. */
 struct check_tls_start {
     SSL_CTX *ctx;                 /* borrowed */
     const char *name;             /* SNI / name, or NULL */
@@ -135,8 +138,9 @@ void check_conn_reply_text(const struct check_conn *c, char *dst,
  * STARTTLS the greeting, EHLO, STARTTLS and its 220. */
 enum check_open_result {
     CHECK_OPEN_TLS,               /* handshake done, c->ssl is up */
-    CHECK_OPEN_REFUSED,           /* the handshake failed (err) */
-    CHECK_OPEN_ERROR,             /* before the handshake (err) */
+    CHECK_OPEN_REFUSED,           /* refused at the TLS level (err) */
+    CHECK_OPEN_ERROR,             /* the connection broke before or
+                                     during the handshake (err) */
 };
 enum check_open_result check_conn_open_tls(const struct check_target *t,
                                            struct check_conn *c,
@@ -185,6 +189,15 @@ void check_weak_injection(const struct check_target *t, SSL_CTX *ctx,
                           struct check_report *r);
 void check_weak_renegotiation(const struct check_target *t,
                               struct check_report *r);
+
+/* Count a probe connection that broke (err: why) in r->probe_errors;
+ * the first reason is kept in r->probe_error. */
+void check_probe_failed(struct check_report *r, const char *err);
+
+/* The main session is evidence: its version is accepted (whatever its
+ * separate handshake said) and its suite is among that version's. Call
+ * after check_tls_versions() and again after check_tls_ciphers(). */
+void check_tls_session_evidence(struct check_report *r);
 
 /* Fill e from the EHLO reply held in c->rd (code already known). */
 void check_ehlo_parse(const struct check_conn *c, int code,

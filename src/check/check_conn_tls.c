@@ -42,6 +42,48 @@ check_conn_ssl_new(struct check_conn *c, const struct check_tls_start *ts,
     return 0;
 }
 
+/* True when the failed handshake (rc from SSL_connect) was a TLS-level
+ * "no": an alert from the server (RFC 8446 6.2, RFC 5246 7.2.2) or a
+ * choice OpenSSL rejects (a version or suite we did not offer). False
+ * for a broken transport: EOF without an alert, a reset, or bytes that
+ * are not TLS records at all -- those say nothing about what the server
+ * accepts. */
+static bool
+check_conn_tls_refused(const struct check_conn *c, int rc)
+{
+    unsigned long e = ERR_peek_last_error();
+    int reason = ERR_GET_REASON(e);
+
+    if (SSL_get_error(c->ssl, rc) != SSL_ERROR_SSL || e == 0 ||
+        ERR_GET_LIB(e) != ERR_LIB_SSL)
+        return false;
+    return reason != SSL_R_UNEXPECTED_EOF_WHILE_READING &&
+           reason != SSL_R_WRONG_VERSION_NUMBER &&
+           reason != SSL_R_PACKET_LENGTH_TOO_LONG &&
+           reason != SSL_R_RECORD_LENGTH_MISMATCH &&
+           reason != SSL_R_LENGTH_TOO_SHORT &&
+           reason != SSL_R_UNEXPECTED_RECORD;
+}
+
+/* Why the handshake (rc) failed, into err; returns -1 (refused) or -2
+ * (transport). */
+static int
+check_conn_tls_why(struct check_conn *c, int rc, int64_t deadline,
+                   char *err, size_t errlen)
+{
+    bool refused = check_conn_tls_refused(c, rc);
+
+    if (check_now_ms() >= deadline)
+        snprintf(err, errlen, "the handshake timed out");
+    else if (!refused && ERR_peek_error() == 0)
+        snprintf(err, errlen, "the server closed the connection "
+                 "during the handshake%s%s", errno ? ": " : "",
+                 errno ? strerror(errno) : "");
+    else
+        tls_error_string(err, errlen);
+    return refused && check_now_ms() < deadline ? -1 : -2;
+}
+
 int
 check_conn_tls(struct check_conn *c, const struct check_tls_start *ts,
                char *err, size_t errlen)
@@ -51,12 +93,12 @@ check_conn_tls(struct check_conn *c, const struct check_tls_start *ts,
     if (c->in_off < c->in_len) {
         snprintf(err, errlen, "the server sent %zu bytes after its 220 "
                  "reply to STARTTLS, before TLS", c->in_len - c->in_off);
-        return -1;
+        return -2;
     }
     smtp_reply_read_reset(&c->rd);
     ERR_clear_error();
     if (check_conn_ssl_new(c, ts, err, errlen) < 0)
-        return -1;
+        return -2;
     int64_t deadline = check_now_ms() + c->timeout_ms;
     for (;;) {
         ERR_clear_error();
@@ -66,15 +108,7 @@ check_conn_tls(struct check_conn *c, const struct check_tls_start *ts,
             return 0;
         if (check_conn_ssl_wait(c, rc, deadline) == 0)
             continue;
-        if (check_now_ms() >= deadline)
-            snprintf(err, errlen, "the handshake timed out");
-        else if (SSL_get_error(c->ssl, rc) == SSL_ERROR_SYSCALL &&
-                 ERR_peek_error() == 0)
-            snprintf(err, errlen, "the server closed the connection "
-                     "during the handshake");
-        else
-            tls_error_string(err, errlen);
-        return -1;
+        return check_conn_tls_why(c, rc, deadline, err, errlen);
     }
 }
 
@@ -128,7 +162,12 @@ check_conn_open_tls(const struct check_target *t, struct check_conn *c,
     if (t->mode == CHECK_MODE_STARTTLS &&
         check_conn_starttls(t, c, "STARTTLS", err, errlen) < 0)
         return CHECK_OPEN_ERROR;
-    if (check_conn_tls(c, ts, err, errlen) < 0)
+    switch (check_conn_tls(c, ts, err, errlen)) {
+    case 0:
+        return CHECK_OPEN_TLS;
+    case -1:
         return CHECK_OPEN_REFUSED;
-    return CHECK_OPEN_TLS;
+    default:
+        return CHECK_OPEN_ERROR;
+    }
 }

@@ -223,10 +223,49 @@ rule_old_tls(const struct check_report *r, char *t, size_t n)
     return true;
 }
 
+/* A version whose handshake broke (time out, EOF, reset, not TLS) is
+ * neither accepted nor refused: say so, without changing the grade. */
+static bool
+rule_version_error(const struct check_report *r, char *t, size_t n)
+{
+    size_t len = 0, count = 0;
+    const char *why = "";
+
+    for (int v = 0; v < CHECK_VERSIONS && len < n; v++) {
+        if (r->versions[v].result != CHECK_V_ERROR)
+            continue;
+        if (count++ == 0)
+            why = r->versions[v].detail;
+        len += (size_t)snprintf(t + len, n - len, "%s%s",
+                                count > 1 ? ", " : "could not test ",
+                                check_version_name((enum check_version)v));
+    }
+    if (count > 0 && len < n)
+        snprintf(t + len, n - len, " (%.200s): results may be incomplete",
+                 why);
+    return count > 0;
+}
+
+/* Probe connections that broke during suite enumeration or resumption. */
+static bool
+rule_incomplete(const struct check_report *r, char *t, size_t n)
+{
+    if (r->probe_errors == 0)
+        return false;
+    snprintf(t, n,
+             "%zu probe connection%s failed: results may be incomplete "
+             "(%.200s)",
+             r->probe_errors, r->probe_errors == 1 ? "" : "s",
+             r->probe_error);
+    return true;
+}
+
 static bool
 rule_no_tls13(const struct check_report *r, char *t, size_t n)
 {
-    if (!r->tls_ok || r->versions[CHECK_TLS1_3].result == CHECK_V_ACCEPTED)
+    /* An error is no evidence either way (rule_version_error). */
+    if (!r->tls_ok || r->versions[CHECK_TLS1_3].result == CHECK_V_ACCEPTED ||
+        r->versions[CHECK_TLS1_3].result == CHECK_V_ERROR)
         return false;
     snprintf(t, n, "TLSv1.3 is not accepted (A+ needs it)");
     return true;
@@ -471,6 +510,7 @@ static const struct grade_rule GRADE_RULES[] = {
     {CHECK_SEC_VERSIONS, CHECK_FAIL, GRADE_F, rule_sslv3},
     {CHECK_SEC_VERSIONS, CHECK_WARN, GRADE_C, rule_old_tls},
     {CHECK_SEC_VERSIONS, CHECK_INFO, GRADE_A, rule_no_tls13},
+    {CHECK_SEC_VERSIONS, CHECK_WARN, GRADE_APLUS, rule_version_error},
     {CHECK_SEC_SESSION, CHECK_FAIL, GRADE_F, rule_no_tls},
     {CHECK_SEC_SESSION, CHECK_FAIL, GRADE_F, rule_session_broken},
     {CHECK_SEC_SESSION, CHECK_WARN, GRADE_B, rule_session_not_fs},
@@ -478,6 +518,7 @@ static const struct grade_rule GRADE_RULES[] = {
     {CHECK_SEC_CIPHERS, CHECK_WARN, GRADE_C, rule_weak_ciphers},
     {CHECK_SEC_CIPHERS, CHECK_WARN, GRADE_C, rule_no_fs},
     {CHECK_SEC_CIPHERS, CHECK_INFO, GRADE_A, rule_second_best},
+    {CHECK_SEC_CIPHERS, CHECK_WARN, GRADE_APLUS, rule_incomplete},
     {CHECK_SEC_CERTIFICATE, CHECK_FAIL, GRADE_F, rule_unverified},
     {CHECK_SEC_CERTIFICATE, CHECK_FAIL, GRADE_F, rule_name_mismatch},
     {CHECK_SEC_CERTIFICATE, CHECK_FAIL, GRADE_F, rule_expired},

@@ -318,7 +318,11 @@ json_session(struct json *j, const struct check_report *r)
     json_bool(j, "aead", r->session.aead);
     json_bool(j, "ocsp_stapled", r->ocsp_stapled);
     json_str_or_null(j, "ocsp_status", r->ocsp_status);
-    json_bool(j, "resumption", r->resumption);
+    if (r->resumption_error[0])
+        json_null(j, "resumption");
+    else
+        json_bool(j, "resumption", r->resumption);
+    json_str_or_null(j, "resumption_error", r->resumption_error);
     json_close(j, '}');
 }
 
@@ -463,6 +467,8 @@ check_json_report(const struct check_report *r, FILE *fp, int indent)
     json_session(&j, r);
     json_str_or_null(&j, "tls_error", r->tls_error);
     json_ciphers(&j, r);
+    json_int(&j, "probe_errors", (long)r->probe_errors);
+    json_str_or_null(&j, "probe_error", r->probe_error);
     json_chain(&j, r);
     json_ehlo(&j, "ehlo_tls", &r->ehlo_tls, r->tls_ok);
     json_weaknesses(&j, r);

@@ -178,7 +178,10 @@ out_session(const struct check_report *r, FILE *fp)
     out_field(fp, 3, "forward secrecy", "%s", yes_no(s->forward_secret));
     out_field(fp, 3, "OCSP stapling", "%s%s%s", yes_no(r->ocsp_stapled),
               r->ocsp_status[0] ? ", status " : "", r->ocsp_status);
-    out_field(fp, 3, "resumption", "%s", yes_no(r->resumption));
+    if (r->resumption_error[0])
+        out_field(fp, 3, "resumption", "unknown: %s", r->resumption_error);
+    else
+        out_field(fp, 3, "resumption", "%s", yes_no(r->resumption));
     out_session_words(r, fp);
 }
 

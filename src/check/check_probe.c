@@ -88,6 +88,13 @@ check_ehlo_parse(const struct check_conn *c, int code, struct check_ehlo *e)
     }
 }
 
+void
+check_probe_failed(struct check_report *r, const char *err)
+{
+    if (r->probe_errors++ == 0)
+        snprintf(r->probe_error, sizeof(r->probe_error), "%s", err);
+}
+
 /* Fill the not-tested reasons of every TLS part with why. */
 static void
 check_probe_untested(struct check_report *r, const char *why)
@@ -272,9 +279,11 @@ check_probe_tls(const struct check_target *t, SSL_CTX *ctx,
     check_tls_versions(t, r);
     if (ctx == NULL && check_tls_best(r) != 0)
         ctx = check_probe_retry(t, r, &sess);
+    check_tls_session_evidence(r);
     if (ctx != NULL)
         check_session_resume(t, ctx, sess, r);
     check_tls_ciphers(t, r);
+    check_tls_session_evidence(r);
     if (ctx != NULL)
         check_weak_injection(t, ctx, r);
     else

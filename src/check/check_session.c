@@ -196,9 +196,16 @@ check_session_resume(const struct check_target *t, SSL_CTX *ctx,
         .ctx = ctx, .name = t->name, .session = session};
 
     r->resumption = false;
+    r->resumption_error[0] = '\0';
     if (session == NULL || !SSL_SESSION_is_resumable(session))
         return;
-    if (check_conn_open_tls(t, &c, &ts, err, sizeof(err)) == CHECK_OPEN_TLS)
+    if (check_conn_open_tls(t, &c, &ts, err, sizeof(err)) == CHECK_OPEN_TLS) {
         r->resumption = SSL_session_reused(c.ssl) == 1;
+    } else {
+        /* A broken connection says nothing about resumption. */
+        snprintf(r->resumption_error, sizeof(r->resumption_error), "%s",
+                 err);
+        check_probe_failed(r, err);
+    }
     check_conn_close(&c);
 }

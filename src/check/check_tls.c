@@ -13,6 +13,7 @@
  * did not offer ends the handshake); each list is bounded.
  */
 #include "check/check_conn.h"
+#include "check/check_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,7 @@ struct check_tls_enum {
     bool accepted[CHECK_CIPHERS_MAX * 2];
     int n;                        /* candidates (bounded by accepted[]) */
     bool tls13;                   /* suites of TLS 1.3, not 1.0-1.2 */
+    struct check_report *r;       /* where broken connections count */
 };
 
 /* "A:B:C" of the candidates left (malloc'ed), or NULL when none is. */
@@ -188,7 +190,9 @@ check_tls_round(const struct check_target *t, SSL_CTX *ctx,
         return false;
     }
     free(left);
-    if (check_conn_open_tls(t, &c, &ts, err, sizeof(err)) == CHECK_OPEN_TLS) {
+    enum check_open_result res = check_conn_open_tls(t, &c, &ts, err,
+                                                     sizeof(err));
+    if (res == CHECK_OPEN_TLS) {
         const SSL_CIPHER *got = SSL_get_current_cipher(c.ssl);
         int i = check_tls_find(e, got);
         /* A suite taken twice would loop forever: stop there. */
@@ -197,6 +201,9 @@ check_tls_round(const struct check_target *t, SSL_CTX *ctx,
             tls_describe_cipher(got, &vp->ciphers[vp->n_ciphers++]);
             go_on = vp->n_ciphers < CHECK_CIPHERS_MAX;
         }
+    } else if (res == CHECK_OPEN_ERROR) {
+        /* Not a refusal: the suites left are unknown, not refused. */
+        check_probe_failed(e->r, err);
     }
     check_conn_close(&c);
     return go_on;
@@ -205,11 +212,12 @@ check_tls_round(const struct check_target *t, SSL_CTX *ctx,
 /* Enumerate the suites of accepted version v. */
 static void
 check_tls_enumerate(const struct check_target *t, int v,
-                    struct check_version_probe *vp)
+                    struct check_report *r)
 {
     char err[CHECK_ERR_MAX];
-    struct check_tls_enum e = {.tls13 = CHECK_TLS_NUMBERS[v] ==
-                                        TLS1_3_VERSION};
+    struct check_version_probe *vp = &r->versions[v];
+    struct check_tls_enum e = {
+        .tls13 = CHECK_TLS_NUMBERS[v] == TLS1_3_VERSION, .r = r};
     SSL_CTX *ctx = check_tls_ctx(t, true, CHECK_TLS_NUMBERS[v], err,
                                  sizeof(err));
 
@@ -232,5 +240,39 @@ check_tls_ciphers(const struct check_target *t, struct check_report *r)
 {
     for (int v = 0; v < CHECK_VERSIONS; v++)
         if (r->versions[v].result == CHECK_V_ACCEPTED)
-            check_tls_enumerate(t, v, &r->versions[v]);
+            check_tls_enumerate(t, v, r);
+}
+
+/* The version index of the main session, or -1. */
+static int
+check_tls_session_version(const struct check_report *r)
+{
+    for (int v = 0; r->tls_ok && v < CHECK_VERSIONS; v++)
+        if (strcmp(r->version, check_version_name((enum check_version)v)) ==
+            0)
+            return v;
+    return -1;
+}
+
+void
+check_tls_session_evidence(struct check_report *r)
+{
+    int v = check_tls_session_version(r);
+    struct check_version_probe *vp = v >= 0 ? &r->versions[v] : NULL;
+    char why[CHECK_ERR_MAX];
+
+    if (vp == NULL)
+        return;
+    if (vp->result != CHECK_V_ACCEPTED) {
+        snprintf(why, sizeof(why), "%s", vp->detail);
+        snprintf(vp->detail, sizeof(vp->detail), "the main session used it%s"
+                 "%s%s", why[0] ? " (its own handshake: " : "", why,
+                 why[0] ? ")" : "");
+        vp->result = CHECK_V_ACCEPTED;
+    }
+    for (size_t i = 0; i < vp->n_ciphers; i++)
+        if (vp->ciphers[i].id == r->session.id)
+            return;
+    if (vp->n_ciphers < CHECK_CIPHERS_MAX && r->session.name[0] != '\0')
+        vp->ciphers[vp->n_ciphers++] = r->session;
 }

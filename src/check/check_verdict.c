@@ -111,6 +111,10 @@ summary_versions(const struct check_report *r, char *t, size_t n)
     }
     if (!any)
         snprintf(t, n, "no version accepted");
+    for (int v = 0; v < CHECK_VERSIONS && !any; v++)
+        if (r->versions[v].result == CHECK_V_ERROR)
+            snprintf(t, n, "no version accepted by a handshake that "
+                     "completed");
 }
 
 static void

@@ -75,15 +75,38 @@ check_weak_injection(const struct check_target *t, SSL_CTX *ctx,
                        CHECK_INFO, "implicit TLS has no STARTTLS", "");
         return;
     }
-    if (check_conn_open(t, &c, err, sizeof(err)) < 0 ||
-        check_conn_starttls(t, &c, "STARTTLS\r\nNOOP", err, sizeof(err)) <
-            0 ||
-        check_conn_tls(&c, &ts, err, sizeof(err)) < 0)
+    int rc = check_conn_open(t, &c, err, sizeof(err)) < 0 ? -2 : 0;
+    if (rc == 0 &&
+        check_conn_starttls(t, &c, "STARTTLS\r\nNOOP", err, sizeof(err)) < 0)
+        rc = -1;
+    if (rc == 0)
+        rc = check_conn_tls(&c, &ts, err, sizeof(err));
+    if (rc == 0) {
+        check_weak_injected(&c, r);
+    } else if (rc == -2 && (c.ssl != NULL || c.fd < 0)) {
+        /* The connection or handshake broke: no evidence either way. */
+        check_probe_failed(r, err);
+        check_weak_set(&r->starttls_injection, r->starttls_injection_detail,
+                       CHECK_INFO, "not tested: the connection broke", err);
+    } else {
         check_weak_set(&r->starttls_injection, r->starttls_injection_detail,
                        CHECK_WARN, "STARTTLS with a pipelined NOOP", err);
-    else
-        check_weak_injected(&c, r);
+    }
     check_conn_close(&c);
+}
+
+/* Why no version up to TLS 1.2 can be tested: one broke (no evidence),
+ * only TLS 1.3 is accepted, or none is. */
+static const char *
+check_weak_why_none(const struct check_report *r)
+{
+    for (int v = CHECK_TLS1_2; v >= CHECK_SSL3; v--)
+        if (r->versions[v].result == CHECK_V_ERROR)
+            return "the handshakes up to TLSv1.2 did not complete";
+    if (r->versions[CHECK_TLS1_3].result == CHECK_V_ACCEPTED)
+        return "TLS 1.3 only (it has neither renegotiation nor "
+               "compression)";
+    return "no TLS version was accepted";
 }
 
 /* The best accepted version up to TLS 1.2 (renegotiation and compression
@@ -174,18 +197,16 @@ check_weak_renegotiation(const struct check_target *t,
     struct check_tls_start ts = {.ctx = ctx, .name = t->name};
 
     if (version == 0) {
-        check_weak_untested(r, r->versions[CHECK_TLS1_3].result ==
-                                       CHECK_V_ACCEPTED
-                                   ? "TLS 1.3 only (it has neither "
-                                     "renegotiation nor compression)"
-                                   : "no TLS version was accepted");
+        check_weak_untested(r, check_weak_why_none(r));
         return;
     }
     if (ctx == NULL) {
         check_weak_untested(r, err);
         return;
     }
-    if (check_conn_open_tls(t, &c, &ts, err, sizeof(err)) == CHECK_OPEN_TLS) {
+    enum check_open_result res = check_conn_open_tls(t, &c, &ts, err,
+                                                     sizeof(err));
+    if (res == CHECK_OPEN_TLS) {
         check_weak_compression(c.ssl, r);
         /* Implicit TLS: the greeting comes first; application data in
          * the middle of the new handshake would end it. */
@@ -193,6 +214,8 @@ check_weak_renegotiation(const struct check_target *t,
             check_conn_reply(&c, err, sizeof(err));
         check_weak_renegotiate(&c, r);
     } else {
+        if (res == CHECK_OPEN_ERROR)
+            check_probe_failed(r, err);
         check_weak_untested(r, err);
     }
     check_conn_close(&c);

@@ -281,3 +281,114 @@ def assert_text(run, *patterns):
     (re.MULTILINE: ^ and $ are line ends)."""
     missing = [p for p in patterns if not re.search(p, run.out, re.M)]
     assert not missing, f"text report lacks {missing}:\n{run}"
+
+
+# -- scripted hostile servers ----------------------------------------------
+
+class ScriptedServer:
+    """A small SMTP server on addr:port whose behaviour is a function
+    serve(conn, n, srv) (n: the connection's number from 1), run in a
+    thread per connection; for what real servers do wrong (stalls,
+    malformed replies). srv.ctx is an ssl.SSLContext for cert."""
+
+    def __init__(self, addr, port, serve, cert=None):
+        import ssl
+        import threading
+        self.addr, self.port, self.serve = addr, port, serve
+        self.count = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.ctx = None
+        if cert is not None:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(cert.pem, cert.key)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((addr, port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        import threading
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with self.lock:
+                self.count += 1
+                n = self.count
+            threading.Thread(target=self._run, args=(conn, n),
+                             daemon=True).start()
+
+    def _run(self, conn, n):
+        try:
+            conn.settimeout(30)
+            self.serve(conn, n, self)
+        except (OSError, EOFError):
+            pass
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def smtp_readline(conn):
+    """One line (with its LF) from conn, or EOFError."""
+    line = b""
+    while not line.endswith(b"\n"):
+        b = conn.recv(1)
+        if not b:
+            raise EOFError
+        line += b
+    return line
+
+
+def smtp_dialogue(conn, greeting, ehlo, ctx=None, on_starttls=None):
+    """Serve greeting (bytes), answer EHLO with ehlo (bytes), STARTTLS
+    with on_starttls(conn) when given (it ends the dialogue), else 220 and
+    TLS with ctx (then EHLO again without STARTTLS), QUIT with 221, any
+    other command with 250."""
+    conn.sendall(greeting)
+    while True:
+        cmd = smtp_readline(conn).strip().upper()
+        if cmd.startswith(b"EHLO"):
+            conn.sendall(ehlo)
+        elif cmd == b"STARTTLS" and on_starttls is not None:
+            return on_starttls(conn)
+        elif cmd == b"STARTTLS":
+            conn.sendall(b"220 go ahead\r\n")
+            conn = ctx.wrap_socket(conn, server_side=True)
+            ehlo = b"250-mx.scripted.test\r\n250 PIPELINING\r\n"
+        elif cmd == b"QUIT":
+            conn.sendall(b"221 bye\r\n")
+            return None
+        else:
+            conn.sendall(b"250 ok\r\n")
+
+
+SCRIPTED_EHLO = b"250-mx.scripted.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n"
+
+
+@pytest.fixture
+def make_scripted_server():
+    """Factory: make_scripted_server(serve, cert=None, addr=None, port=25)
+    -> a running ScriptedServer on a fresh 127.A.B.n; all are stopped at
+    teardown."""
+    made = []
+    net = LoopbackNet()
+
+    def make(serve, cert=None, addr=None, port=25):
+        srv = ScriptedServer(addr or net.addr(60 + len(made)), port, serve,
+                             cert)
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        srv.stop()

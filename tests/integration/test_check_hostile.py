@@ -1,0 +1,69 @@
+"""`tlsmta check` (issue 5) against scripted servers that misbehave: a
+server that stalls after a few connections (a broken handshake is an
+error, never "refused", and the report says results may be incomplete),
+and malformed replies (reported as such, not as "no greeting"). JSON
+facts first, the text report for the same facts."""
+
+import time
+
+from check_kit import (SCRIPTED_EHLO, assert_text, ec_cert, problems,
+                       run_check, smtp_dialogue)
+from check_kit import make_scripted_server  # noqa: F401 (pytest fixture)
+
+NAME = "mx.hostile.check.test"
+
+
+def check(tlsmta_bin, test_pki, srv, *args):
+    return run_check(tlsmta_bin, "--ca-file", test_pki.ca.pem,
+                     "--servername", NAME, "--timeout", "2", *args,
+                     f"{srv.addr}:{srv.port}")
+
+
+def stall_after(limit):
+    """The first limit connections get a real STARTTLS session; the rest
+    a 220 to STARTTLS and then silence (the handshake times out)."""
+    def serve(conn, n, srv):
+        stall = None
+        if n > limit:
+            def stall(c):
+                c.sendall(b"220 go ahead\r\n")
+                time.sleep(6)
+        smtp_dialogue(conn, b"220 mx.hostile.check.test\r\n", SCRIPTED_EHLO,
+                      srv.ctx, stall)
+    return serve
+
+
+def test_stall_is_an_error_not_a_refusal(tlsmta_bin, make_scripted_server,
+                                         test_pki):
+    cert = ec_cert(test_pki, NAME)
+    # 1: the main session (TLS 1.3); 2, 3: TLS 1.0 and 1.1 (refused by
+    # the server's alert); then every handshake stalls.
+    srv = make_scripted_server(stall_after(3), cert)
+    run = check(tlsmta_bin, test_pki, srv, "--json")
+    j = run.json
+    assert j["session"]["protocol"] == "TLSv1.3", run
+    assert j["versions"]["TLSv1.0"] == "refused", run
+    assert j["versions"]["TLSv1.2"] == "error", run
+    assert "timed out" in j["version_details"]["TLSv1.2"], run
+    # The session itself is evidence that TLS 1.3 is accepted.
+    assert j["versions"]["TLSv1.3"] == "accepted", run
+    names = [s["name"] for s in j["ciphers"]["TLSv1.3"]]
+    assert j["session"]["suite"]["name"] in names, run
+    assert j["probe_errors"] >= 1 and "timed out" in j["probe_error"], run
+    assert j["session"]["resumption"] is None, run
+    assert any("results may be incomplete" in t
+               for t in problems(j, "warning", "versions")), run
+    assert any("probe connection" in t and "incomplete" in t
+               for t in problems(j, "warning", "ciphers")), run
+    assert not any("TLSv1.3 is not accepted" in t for t in problems(j)), run
+    assert j["verdicts"]["versions"]["text"] != "no version accepted", run
+    # The chain verifies and names the server: only the incomplete test
+    # and the inconclusive injection test are left, as warnings.
+    assert j["grade"] == "A+" and run.status == 1, run
+    # A fresh server: this one now stalls on every connection.
+    text = check(tlsmta_bin, test_pki, make_scripted_server(stall_after(3),
+                                                            cert))
+    assert_text(text, r"^\s+TLSv1\.2\s+error: the handshake timed out$",
+                r"^\s+TLSv1\.3\s+accepted",
+                r"probe connections? failed: results may be incomplete",
+                r"^\s+resumption\s+unknown: ")
