@@ -83,6 +83,9 @@ struct check_ehlo {
     bool starttls;                /* STARTTLS advertised */
     bool auth;                    /* AUTH advertised */
     char auth_mechs[CHECK_TEXT_MAX]; /* "PLAIN LOGIN", or "" */
+    char error[CHECK_TEXT_MAX];   /* no reply (code 0): why -- malformed
+                                     (line too long, bare LF, ...), closed
+                                     or timed out; else "" */
 };
 
 /* TLS protocol versions probed, in this order. */
@@ -125,6 +128,8 @@ struct check_report {
     char address[64];             /* "192.0.2.1:25" connected to */
     char connect_error[CHECK_TEXT_MAX];
     int banner_code;              /* 220 expected */
+    char banner_error[CHECK_TEXT_MAX]; /* no greeting (code 0): why --
+                                     malformed, closed, timed out */
     char banner[CHECK_TEXT_MAX];  /* the greeting, lines joined by ' ' */
     double banner_seconds;        /* connect to end of greeting */
     /* 2. EHLO before TLS (STARTTLS and plain modes). */

@@ -377,7 +377,7 @@ check_conn_reply_within(struct check_conn *c, unsigned wait_ms, bool quiet,
         if (n == -2 && quiet)
             return 0;
         if (n == -2)
-            snprintf(err, errlen, "no reply within %u s",
+            snprintf(err, errlen, CHECK_CONN_NO_REPLY " %u s",
                      (wait_ms + 999) / 1000);
         else if (n == 0)
             snprintf(err, errlen, "the server closed the connection");

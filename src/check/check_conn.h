@@ -26,6 +26,8 @@
 
 #define CHECK_CONN_IN_MAX 4096    /* bytes read ahead of the reply reader */
 #define CHECK_HELO_MAX 256        /* EHLO argument, RFC 1035 2.3.4 */
+#define CHECK_CONN_NO_REPLY "no reply within" /* starts the time-out
+                                                 reason of a reply */
 #define CHECK_ERR_MAX 400         /* room of our error texts (they fit
                                      in CHECK_TEXT_MAX with a prefix) */
 

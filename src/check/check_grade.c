@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check/check_conn.h"
 #include "check/check_internal.h"
 
 /* Grades from worst to best; a rule's cap is an index here. */
@@ -135,6 +136,16 @@ cert_name(const struct check_report *r, size_t i, char *dst, size_t n)
     return dst;
 }
 
+/* Nothing at all came where a STARTTLS greeting was expected, not on
+ * port 465: perhaps the server waits for a TLS ClientHello. */
+static bool
+silent_non_465(const struct check_report *r)
+{
+    return mode(r) == CHECK_MODE_STARTTLS && r->opt.port != 465 &&
+           strncmp(r->banner_error, CHECK_CONN_NO_REPLY,
+                   strlen(CHECK_CONN_NO_REPLY)) == 0;
+}
+
 /* ---- the rules, in the order of docs/check.md ---- */
 
 static bool
@@ -155,7 +166,11 @@ rule_no_greeting(const struct check_report *r, char *t, size_t n)
         (mode(r) == CHECK_MODE_IMPLICIT && !r->tls_ok))
         return false;
     if (r->banner_code == 0)
-        snprintf(t, n, "no greeting from the server");
+        snprintf(t, n, "no valid greeting: %.300s%s",
+                 r->banner_error[0] ? r->banner_error : "none came",
+                 silent_non_465(r) ? " (if this port uses implicit TLS, "
+                                     "try --implicit)"
+                                   : "");
     else
         snprintf(t, n,
                  "the greeting is %d, not 220: the server does not "
@@ -170,7 +185,8 @@ rule_ehlo_refused(const struct check_report *r, char *t, size_t n)
     if (!ehlo_plain_expected(r) || r->ehlo_plain.done)
         return false;
     if (r->ehlo_plain.code == 0)
-        snprintf(t, n, "EHLO got no answer");
+        snprintf(t, n, "EHLO got no valid reply: %.300s",
+                 r->ehlo_plain.error[0] ? r->ehlo_plain.error : "none came");
     else
         snprintf(t, n, "EHLO was answered %d, not 250", r->ehlo_plain.code);
     return true;
@@ -446,8 +462,9 @@ rule_ehlo_tls_refused(const struct check_report *r, char *t, size_t n)
         return false;
     if (r->ehlo_tls.code == 0)
         snprintf(t, n,
-                 "EHLO after TLS got no answer: no mail can be sent "
-                 "over TLS");
+                 "EHLO after TLS got no valid reply (%.300s): no mail can "
+                 "be sent over TLS",
+                 r->ehlo_tls.error[0] ? r->ehlo_tls.error : "none came");
     else
         snprintf(t, n,
                  "EHLO after TLS was answered %d, not 250: no mail "

@@ -205,7 +205,8 @@ json_banner(struct json *j, const struct check_report *r)
     json_open(j, "banner", '{');
     json_bool(j, "connected", r->connected);
     json_str_or_null(j, "address", r->address);
-    json_str_or_null(j, "error", r->connect_error);
+    json_str_or_null(j, "error", r->connected ? r->banner_error
+                                              : r->connect_error);
     json_int_or_null(j, "code", r->banner_code);
     json_str(j, "text", r->banner);
     json_key(j, "seconds");
@@ -254,6 +255,7 @@ json_ehlo(struct json *j, const char *key, const struct check_ehlo *e,
     json_bool(j, "starttls", e->starttls);
     json_bool(j, "auth", e->auth);
     json_words(j, "auth_mechanisms", e->auth_mechs, " ");
+    json_str_or_null(j, "error", e->error);
     json_close(j, '}');
 }
 

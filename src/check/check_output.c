@@ -82,6 +82,8 @@ out_banner(const struct check_report *r, FILE *fp)
     out_field(fp, 3, "connected to", "%s", r->address);
     if (r->banner_code != 0)
         out_field(fp, 3, "greeting", "%d %s", r->banner_code, r->banner);
+    else if (r->banner_error[0])
+        out_field(fp, 3, "greeting", "none valid: %s", r->banner_error);
     else
         out_field(fp, 3, "greeting", "none");
     out_field(fp, 3, "time to greeting", "%.3f s", r->banner_seconds);
@@ -92,6 +94,8 @@ out_ehlo(const struct check_ehlo *e, FILE *fp, bool after_tls)
 {
     if (!e->done && e->code != 0)
         out_field(fp, 3, "EHLO answered", "%d", e->code);
+    else if (!e->done && e->error[0])
+        out_field(fp, 3, "EHLO answered", "no valid reply: %s", e->error);
     for (size_t i = 0; i < e->n_lines && i < CHECK_EHLO_MAX; i++)
         out_field(fp, 3, i == 0 ? "extensions" : "", "%s", e->lines[i]);
     if (!e->done)

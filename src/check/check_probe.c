@@ -140,10 +140,18 @@ check_probe_banner(struct check_conn *c, int64_t t0, struct check_report *r,
     r->banner_seconds = (double)(check_now_ms() - t0) / 1000.0;
     r->banner_code = code > 0 ? code : 0;
     r->banner[0] = '\0';
+    r->banner_error[0] = '\0';
     if (code > 0)
         check_conn_reply_text(c, r->banner, sizeof(r->banner));
     if (code == 220)
         return true;
+    if (code <= 0) {
+        /* Section 1 says why (malformed, closed, silent); TLS was only
+         * not tested because of it. */
+        snprintf(r->banner_error, sizeof(r->banner_error), "%s", err);
+        snprintf(why, CHECK_TEXT_MAX, "no 220 greeting");
+        return false;
+    }
     check_conn_why(c, code, "no 220 greeting", err, sizeof(err));
     snprintf(why, CHECK_TEXT_MAX, "%s", err);
     return false;
@@ -162,6 +170,12 @@ check_probe_ehlo(const struct check_target *t, struct check_conn *c,
     check_ehlo_parse(c, code, e);
     if (code == 250)
         return true;
+    if (code <= 0) {
+        /* Sections 2 and 7 say why (malformed, closed, silent). */
+        snprintf(e->error, sizeof(e->error), "%s", err);
+        snprintf(why, CHECK_TEXT_MAX, "EHLO got no valid reply");
+        return false;
+    }
     check_conn_why(c, code, "EHLO", err, sizeof(err));
     snprintf(why, CHECK_TEXT_MAX, "%s", err);
     return false;

@@ -74,8 +74,13 @@ untested_session(const struct check_report *r)
 
     if (why != NULL)
         return why;
-    if (!r->tls_ok && !r->ehlo_plain.starttls &&
-        check_mode_resolve(&r->opt) != CHECK_MODE_IMPLICIT)
+    if (r->tls_ok || check_mode_resolve(&r->opt) == CHECK_MODE_IMPLICIT)
+        return NULL;
+    if (r->banner_code != 220)
+        return "no 220 greeting";
+    if (!r->ehlo_plain.done)
+        return "EHLO before TLS failed";
+    if (!r->ehlo_plain.starttls)
         return "STARTTLS not offered";
     return NULL;
 }

@@ -67,3 +67,59 @@ def test_stall_is_an_error_not_a_refusal(tlsmta_bin, make_scripted_server,
                 r"^\s+TLSv1\.3\s+accepted",
                 r"probe connections? failed: results may be incomplete",
                 r"^\s+resumption\s+unknown: ")
+
+
+def replying(greeting, ehlo=SCRIPTED_EHLO):
+    def serve(conn, n, srv):
+        smtp_dialogue(conn, greeting, ehlo, srv.ctx)
+    return serve
+
+
+MALFORMED_GREETINGS = [
+    (b"220 bare line feed\n", "not ended by CRLF"),
+    (b"220-first\r\n250-wrong code\r\n220 last\r\n", "different codes"),
+    (b"220 " + b"A" * 100000 + b"\r\n", "too long"),
+    (b"2x0 hi\r\n", "malformed reply line"),
+]
+
+
+def test_malformed_greetings(tlsmta_bin, make_scripted_server, test_pki):
+    for greeting, why in MALFORMED_GREETINGS:
+        srv = make_scripted_server(replying(greeting))
+        run = check(tlsmta_bin, test_pki, srv, "--json")
+        j = run.json
+        assert j["banner"]["code"] is None, run
+        assert why in j["banner"]["error"], run
+        assert why not in (j["tls_error"] or ""), run
+        assert not any(why in (d or "")
+                       for d in j["version_details"].values()), run
+        assert any(why in t for t in problems(j, "failure", "banner")), run
+        assert "STARTTLS" not in j["verdicts"]["session"]["text"], run
+        assert run.status == 2, run
+        text = check(tlsmta_bin, test_pki, srv)
+        assert_text(text, r"^1\. .* FAIL: no valid greeting: .*" + why,
+                    r"^\s+greeting\s+none valid: .*" + why)
+
+
+def test_malformed_ehlo(tlsmta_bin, make_scripted_server, test_pki):
+    many = b"250-mx\r\n" + b"250-X\r\n" * 2000 + b"250 STARTTLS\r\n"
+    srv = make_scripted_server(replying(b"220 hi\r\n", many))
+    run = check(tlsmta_bin, test_pki, srv, "--json")
+    j = run.json
+    assert j["banner"]["code"] == 220 and j["banner"]["error"] is None, run
+    assert j["ehlo"]["code"] is None, run
+    assert "too many lines" in j["ehlo"]["error"], run
+    assert any("too many lines" in t
+               for t in problems(j, "failure", "ehlo")), run
+    # EHLO failed: that is why TLS was not tested, not a missing STARTTLS.
+    assert j["verdicts"]["session"]["text"] == "EHLO before TLS failed", run
+    text = check(tlsmta_bin, test_pki, srv)
+    assert_text(text, r"^\s+EHLO answered\s+no valid reply: .*too many")
+
+
+def test_silent_server_hints_implicit(tlsmta_bin, make_scripted_server,
+                                     test_pki):
+    srv = make_scripted_server(lambda conn, n, srv: time.sleep(5))
+    run = check(tlsmta_bin, test_pki, srv)
+    assert_text(run, r"^1\. .*FAIL: no valid greeting: no reply within 2 s "
+                     r"\(if this port uses implicit TLS, try --implicit\)")
