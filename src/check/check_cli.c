@@ -47,14 +47,18 @@ struct cli_opt {
     const char *help;    /* one line for --help */
 };
 
+/* The message may quote argv: control bytes are escaped, so an argument
+ * cannot drive the terminal. */
 static int __attribute__((format(printf, 1, 2))) cli_error(const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
 
-    fputs("tlsmta check: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    fputs("tlsmta check: ", stderr);
+    check_text_safe(stderr, msg);
     fputc('\n', stderr);
     return -1;
 }

@@ -93,6 +93,13 @@ void check_json_string(FILE *fp, const char *s);
  * --domain document use it. */
 void check_json_report(const struct check_report *r, FILE *fp, int indent);
 
+/* Check the local files of opt before any connection: --ca-file holds
+ * certificates, --client-cert and --client-key load and the key matches
+ * the certificate. Returns 0, or -1 with the problem (naming the file and
+ * OpenSSL's reason) in err: a usage error, not the server's fault. */
+int check_tls_preflight(const struct check_options *opt, char *err,
+                        size_t errlen);
+
 /* Write s to fp for people: printable ASCII as is, every other byte as
  * \xNN, so no server byte can reach the terminal as a control sequence. */
 void check_text_safe(FILE *fp, const char *s);

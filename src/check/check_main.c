@@ -106,8 +106,18 @@ check_main(int argc, char **argv)
     struct check_options opt;
     int r = check_cli_parse(argc, argv, &opt);
 
+    char err[CHECK_TEXT_MAX];
+
     if (r != 0)
         return r > 0 ? 0 : CHECK_EX_USAGE;
+    /* Our own files are our mistake, not the server's: no grade. */
+    if (opt.mode != CHECK_MODE_PLAIN &&
+        check_tls_preflight(&opt, err, sizeof(err)) < 0) {
+        fputs("tlsmta check: ", stderr);
+        check_text_safe(stderr, err);
+        fputc('\n', stderr);
+        return CHECK_EX_USAGE;
+    }
     return opt.domain != NULL ? check_main_domain(&opt)
                               : check_main_host(&opt, -1);
 }

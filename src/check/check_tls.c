@@ -15,9 +15,12 @@
 #include "check/check_conn.h"
 #include "check/check_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "tls/tls_client.h"
 
@@ -275,4 +278,52 @@ check_tls_session_evidence(struct check_report *r)
             return;
     if (vp->n_ciphers < CHECK_CIPHERS_MAX && r->session.name[0] != '\0')
         vp->ciphers[vp->n_ciphers++] = r->session;
+}
+
+/* The first certificate of cert and the key of key (PEM files) do not
+ * match. False when either cannot be read: the context says why. */
+static bool
+check_tls_key_mismatch(const char *cert, const char *key)
+{
+    FILE *cf = fopen(cert, "r"), *kf = fopen(key, "r");
+    X509 *x = cf ? PEM_read_X509(cf, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = kf ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
+    bool mismatch = x != NULL && k != NULL && X509_check_private_key(x, k) != 1;
+
+    X509_free(x);
+    EVP_PKEY_free(k);
+    if (cf != NULL)
+        fclose(cf);
+    if (kf != NULL)
+        fclose(kf);
+    ERR_clear_error();
+    return mismatch;
+}
+
+int
+check_tls_preflight(const struct check_options *opt, char *err,
+                    size_t errlen)
+{
+    struct check_target t = {.opt = opt};
+    const char *files[] = {opt->ca_file, opt->client_cert, opt->client_key};
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        FILE *f = files[i] ? fopen(files[i], "r") : NULL;
+        if (files[i] != NULL && f == NULL) {
+            snprintf(err, errlen, "cannot read %s: %s", files[i],
+                     strerror(errno));
+            return -1;
+        }
+        if (f != NULL)
+            fclose(f);
+    }
+    if (opt->client_cert != NULL && opt->client_key != NULL &&
+        check_tls_key_mismatch(opt->client_cert, opt->client_key)) {
+        snprintf(err, errlen, "the private key %s does not match the "
+                 "certificate %s", opt->client_key, opt->client_cert);
+        return -1;
+    }
+    SSL_CTX *ctx = check_tls_ctx(&t, false, 0, err, errlen);
+    SSL_CTX_free(ctx);
+    return ctx != NULL ? 0 : -1;
 }

@@ -1,13 +1,14 @@
 """`tlsmta check` (issue 5) against scripted servers that misbehave: a
 server that stalls after a few connections (a broken handshake is an
 error, never "refused", and the report says results may be incomplete),
-and malformed replies (reported as such, not as "no greeting"). JSON
-facts first, the text report for the same facts."""
+malformed replies (reported as such, not as "no greeting"), and our own
+bad files (a usage error, never a grade of the server). JSON facts first,
+the text report for the same facts."""
 
 import time
 
-from check_kit import (SCRIPTED_EHLO, assert_text, ec_cert, problems,
-                       run_check, smtp_dialogue)
+from check_kit import (SCRIPTED_EHLO, assert_text, closed_port, ec_cert,
+                       problems, rsa_cert, run_check, smtp_dialogue)
 from check_kit import make_scripted_server  # noqa: F401 (pytest fixture)
 
 NAME = "mx.hostile.check.test"
@@ -123,3 +124,30 @@ def test_silent_server_hints_implicit(tlsmta_bin, make_scripted_server,
     run = check(tlsmta_bin, test_pki, srv)
     assert_text(run, r"^1\. .*FAIL: no valid greeting: no reply within 2 s "
                      r"\(if this port uses implicit TLS, try --implicit\)")
+
+
+def test_local_files_are_usage_errors(tlsmta_bin, test_pki, tmp_path):
+    """Our own bad files exit 64 before any connection (nothing listens
+    on the port: probing would exit 3), naming the file and the reason."""
+    ec, rsa = ec_cert(test_pki, NAME), rsa_cert(test_pki, NAME)
+    target = f"127.0.0.1:{closed_port()}"
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    cases = [
+        (["--ca-file", str(garbage)], [str(garbage), "no certificate"]),
+        (["--ca-file", str(tmp_path / "missing.pem")],
+         ["missing.pem", "No such file"]),
+        (["--client-cert", rsa.pem, "--client-key", ec.key],
+         [ec.key, rsa.pem, "the private key", "does not match the "
+                                              "certificate"]),
+        (["--client-cert", ec.key, "--client-key", ec.key],
+         [ec.key, "client certificate"]),
+    ]
+    for args, words in cases:
+        run = run_check(tlsmta_bin, *args, target)
+        assert run.status == 64 and run.out == "", run
+        assert all(w in run.err for w in words), run
+    # argv quoted in a usage error is escaped, never sent to the terminal.
+    run = run_check(tlsmta_bin, "bad\x1b[31mhost")
+    assert run.status == 64 and "\x1b" not in run.err, run
+    assert "bad\\x1b[31mhost" in run.err, run
