@@ -11,7 +11,8 @@
  * server's and the delivery client's logs.
  *
  * Trust boundary: everything in the report comes from the probed server
- * (untrusted network input): texts are kept printable and bounded.
+ * (untrusted network input): texts are kept bounded, bytes as sent (NUL
+ * as '?'); the printers escape them (text \xNN, JSON \uXXXX).
  */
 #ifndef TLSMTA_CHECK_H
 #define TLSMTA_CHECK_H

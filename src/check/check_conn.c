@@ -6,7 +6,7 @@
  *
  * Trust boundary: every byte read comes from the server under test; it
  * goes only to smtp_reply_read_feed() (bounded) and is copied out
- * printable (check_conn_reply_text()).
+ * bounded (check_conn_reply_text()); the printers escape it.
  */
 #include "check/check_conn.h"
 
@@ -428,8 +428,8 @@ check_conn_reply_text(const struct check_conn *c, char *dst, size_t size)
                 dst[used++] = ' ';
             continue;
         }
-        unsigned char ch = (unsigned char)p[i];
-        dst[used++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+        /* As sent (the printers escape); a C string cannot hold NUL. */
+        dst[used++] = p[i] != '\0' ? p[i] : '?';
     }
     if (size > 0)
         dst[used < size ? used : size - 1] = '\0';

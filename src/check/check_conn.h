@@ -131,8 +131,9 @@ int check_conn_ssl_wait(struct check_conn *c, int ret, int64_t deadline);
 void check_conn_why(const struct check_conn *c, int code, const char *what,
                     char *err, size_t errlen);
 
-/* Copy the text of the reply held in c->rd into dst as printable ASCII
- * without the codes, lines joined with ' '. */
+/* Copy the text of the reply held in c->rd into dst (size bytes, cut
+ * there) without the codes, lines joined with ' ', bytes as sent except
+ * NUL as '?': escape before printing. */
 void check_conn_reply_text(const struct check_conn *c, char *dst,
                            size_t size);
 

@@ -8,7 +8,7 @@
  * and look for known weaknesses.
  *
  * Trust boundary: everything the server sends is untrusted; it reaches
- * the report bounded and printable.
+ * the report bounded (the printers escape it).
  */
 #include "check/check.h"
 
@@ -31,16 +31,16 @@ enum check_main_result {
     CHECK_MAIN_TLS_OK,
 };
 
-/* Copy src (len bytes) into dst as printable ASCII ('?' for the rest). */
+/* Copy src (len bytes) into dst, bounded, as sent: the printers escape
+ * (text \xNN, JSON \uXXXX). Only NUL, which a C string cannot hold,
+ * becomes '?'. */
 static void
-check_printable(const char *src, size_t len, char *dst, size_t size)
+check_bounded_copy(const char *src, size_t len, char *dst, size_t size)
 {
     size_t n = len < size - 1 ? len : size - 1;
 
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        dst[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i] != '\0' ? src[i] : '?';
     dst[n] = '\0';
 }
 
@@ -82,7 +82,7 @@ check_ehlo_parse(const struct check_conn *c, int code, struct check_ehlo *e)
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         size_t skip = n > 4 ? 4 : n; /* "250-" / "250 " */
         char *line = e->lines[e->n_lines++];
-        check_printable(p + skip, n - skip, line, CHECK_TEXT_MAX);
+        check_bounded_copy(p + skip, n - skip, line, CHECK_TEXT_MAX);
         check_ehlo_keyword(e, line);
         p += n + 1;
     }

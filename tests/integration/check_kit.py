@@ -327,7 +327,7 @@ class ScriptedServer:
         try:
             conn.settimeout(30)
             self.serve(conn, n, self)
-        except (OSError, EOFError):
+        except Exception:  # noqa: BLE001 (a script may end any way)
             pass
         finally:
             conn.close()

@@ -151,3 +151,24 @@ def test_local_files_are_usage_errors(tlsmta_bin, test_pki, tmp_path):
     run = run_check(tlsmta_bin, "bad\x1b[31mhost")
     assert run.status == 64 and "\x1b" not in run.err, run
     assert "bad\\x1b[31mhost" in run.err, run
+
+
+def test_server_bytes_kept_and_escaped(tlsmta_bin, make_scripted_server,
+                                       test_pki):
+    """Banner and EHLO bytes reach JSON as sent (UTF-8 as characters,
+    control bytes as \\u00XX, invalid bytes as U+FFFD) and the text report
+    as \\xNN, never raw."""
+    greeting = "220 mx.exämple ✉ \U0001F600 \x1b[31m".encode() + \
+        b"\xff end\r\n"
+    ehlo = "250-mx\r\n250-X-ÜNI é\r\n250 STARTTLS\r\n".encode()
+    srv = make_scripted_server(replying(greeting, ehlo))
+    run = check(tlsmta_bin, test_pki, srv, "--json")
+    assert run.out.isascii(), run
+    j = run.json
+    assert j["banner"]["text"] == \
+        "mx.exämple ✉ \U0001F600 \x1b[31m\ufffd end", run
+    assert "X-ÜNI é" in j["ehlo"]["extensions"], run
+    text = check(tlsmta_bin, test_pki, srv)
+    assert text.out.isascii() and "\x1b" not in text.out, text
+    assert_text(text, r"greeting\s+220 mx\.ex\\xc3\\xa4mple .*"
+                      r"\\x1b\[31m\\xff end$")
