@@ -152,6 +152,8 @@ struct check_report {
     /* 6. Certificate chain. */
     struct check_cert chain[CHECK_CHAIN_MAX];
     size_t n_chain;
+    size_t chain_length;          /* certificates the server sent; more
+                                     than n_chain: the rest not shown */
     bool chain_verified;          /* against ca_file or the system store */
     char verify_error[CHECK_TEXT_MAX]; /* OpenSSL's reason, or "" */
     bool name_matched;            /* leaf names servername */

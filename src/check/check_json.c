@@ -374,6 +374,9 @@ json_chain(struct json *j, const struct check_report *r)
     for (size_t i = 0; i < r->n_chain && i < CHECK_CHAIN_MAX; i++)
         json_cert(j, &r->chain[i], r->opt.show_certs);
     json_close(j, ']');
+    json_int(j, "chain_length", (long)(r->chain_length > r->n_chain
+                                           ? r->chain_length
+                                           : r->n_chain));
     if (!r->tls_ok) {
         json_null(j, "chain");
         return;

@@ -241,8 +241,9 @@ out_cert(const struct check_cert *cc, size_t i, FILE *fp, bool pem)
               c->days_left < 0 ? "ago: EXPIRED" : "left");
     out_field(fp, 5, "serial", "%s", c->serial);
     out_field(fp, 5, "SHA-256", "%s", c->sha256);
+    /* Unindented: `openssl x509` reads it from a pipe as it is. */
     if (pem && cc->pem != NULL)
-        out_lines(fp, 5, cc->pem);
+        out_lines(fp, 0, cc->pem);
 }
 
 static void
@@ -250,6 +251,11 @@ out_chain(const struct check_report *r, FILE *fp)
 {
     for (size_t i = 0; i < r->n_chain && i < CHECK_CHAIN_MAX; i++)
         out_cert(&r->chain[i], i, fp, r->opt.show_certs);
+    if (r->chain_length > r->n_chain)
+        out_field(fp, 3, NULL, "%zu more certificate%s not shown (the "
+                  "server sent %zu)", r->chain_length - r->n_chain,
+                  r->chain_length - r->n_chain == 1 ? "" : "s",
+                  r->chain_length);
     out_field(fp, 3, "verification", "%s against %s%s",
               r->chain_verified ? "verified" : "failed",
               r->opt.ca_file ? "--ca-file " : "the system trust store",

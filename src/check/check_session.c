@@ -24,6 +24,7 @@
 
 #include "tls/tls_client.h"
 #include "tls/tls_describe.h"
+#include "tls/tls_describe_x509.h"
 
 /* The status of the single response about leaf (or the first one when
  * leaf cannot be matched): V_OCSP_CERTSTATUS_*, or -1 for none. */
@@ -103,6 +104,18 @@ check_session_pem(X509 *x)
     return pem;
 }
 
+/* Mark a name of x cut at dst's size with "..." at its end (dst holds
+ * tls_describe_cert()'s copy), so that no one takes it for whole. */
+static void
+check_session_mark_cut(const X509_NAME *name, char *dst, size_t size)
+{
+    char whole[TLS_DN_MAX];
+
+    if (!tls_describe_name(name, whole, sizeof(whole)) && size > 4 &&
+        strlen(dst) + 1 >= size - 3)
+        memcpy(dst + size - 4, "...", 4);
+}
+
 /* Section 6: every certificate sent, leaf first (RFC 8446 4.4.2, RFC 5246
  * 7.4.2). */
 static void
@@ -113,11 +126,16 @@ check_session_chain(SSL *ssl, struct check_report *r)
     time_t now = time(NULL);
 
     check_report_free(r);
+    r->chain_length = n > 0 ? (size_t)n : 0;
     for (int i = 0; i < n && r->n_chain < CHECK_CHAIN_MAX; i++) {
         X509 *x = sk_X509_value(chain, i);
         struct check_cert *cc = &r->chain[r->n_chain++];
         memset(&cc->info, 0, sizeof(cc->info));
         tls_describe_cert(x, now, &cc->info);
+        check_session_mark_cut(X509_get_subject_name(x), cc->info.subject,
+                               sizeof(cc->info.subject));
+        check_session_mark_cut(X509_get_issuer_name(x), cc->info.issuer,
+                               sizeof(cc->info.issuer));
         cc->pem = check_session_pem(x);
     }
 }

@@ -548,13 +548,34 @@ test_text_show_certs(void **state)
     check_grade(r);
     char *text = capture(print_text, r);
     assert_non_null(strstr(text, "     SHA-256             aaaa"));
-    assert_non_null(strstr(text, "\n     -----BEGIN CERTIFICATE-----\n"
-                                 "     MIIB\n"
-                                 "     -----END CERTIFICATE-----\n"));
+    assert_non_null(strstr(text, "\n-----BEGIN CERTIFICATE-----\n"
+                                 "MIIB\n"
+                                 "-----END CERTIFICATE-----\n"));
     free(text);
     char *json = capture(check_print_json, r);
     assert_non_null(strstr(json, "\"pem\": \"-----BEGIN CERTIFICATE-----"
                                  "\\u000aMIIB\\u000a"));
+    free(json);
+    free(r);
+}
+
+/* A chain longer than CHECK_CHAIN_MAX says how many were not shown. */
+static void
+test_chain_truncated(void **state)
+{
+    (void)state;
+    struct check_report *r = ctu_new_report();
+
+    r->chain_length = r->n_chain + 41;
+    check_grade(r);
+    char *text = capture(print_text, r);
+    assert_non_null(strstr(text, "   41 more certificates not shown (the "
+                                 "server sent "));
+    free(text);
+    char *json = capture(check_print_json, r);
+    char want[64];
+    snprintf(want, sizeof(want), "\"chain_length\": %zu,", r->n_chain + 41);
+    assert_non_null(strstr(json, want));
     free(json);
     free(r);
 }
@@ -611,6 +632,7 @@ main(void)
         cmocka_unit_test(test_text_hostile),
         cmocka_unit_test(test_text_show_certs),
         cmocka_unit_test(test_text_unreachable_and_plain),
+        cmocka_unit_test(test_chain_truncated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
