@@ -207,12 +207,17 @@ void check_probe(const struct check_options *opt, struct check_report *r);
 /* --domain: the MX hosts of opt->domain (RFC 5321 5.1), most preferred
  * first (the domain itself when it has no MX records), looked up with the
  * resolver delivery uses (dns/dns.h) through opt->dns_resolver (NULL: the
- * system's), within opt->timeout seconds. Returns 0 with *hosts (n_hosts
- * names, at least one; free with check_domain_free()), or -1 with the
- * reason in err (errlen bytes): no such domain, a null MX (RFC 7505), a
- * temporary failure or timeout, a bad resolver address, no memory. */
+ * system's), within opt->timeout seconds. An MX target that is an IP
+ * address is skipped (RFC 5321 5.1: it must be a host name) and MX
+ * records whose target is not a valid host name are dropped; both are
+ * said in note (notelen bytes, "" when none). Returns 0 with *hosts
+ * (n_hosts names, at least one; free with check_domain_free()), or -1
+ * with the reason in err (errlen bytes): no such domain, a null MX (RFC
+ * 7505), no host left, a temporary failure or timeout, a bad resolver
+ * address, no memory. */
 int check_domain_mx(const struct check_options *opt, char ***hosts,
-                    size_t *n_hosts, char *err, size_t errlen);
+                    size_t *n_hosts, char *note, size_t notelen, char *err,
+                    size_t errlen);
 void check_domain_free(char **hosts, size_t n_hosts);
 
 /* Judge r: verdicts, the problem list, the grade and exit status

@@ -12,6 +12,7 @@
 #include "check/check.h"
 #include "check/check_conn.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,19 +33,58 @@ struct check_domain_lookup {
     size_t n_addrs;
     char *err;                    /* borrowed from the caller */
     size_t errlen;
+    char *note;                   /* MX: hosts skipped (borrowed), or NULL */
+    size_t notelen;
 };
 
-/* Copy the hosts of res. Returns 0, or -1 when out of memory. */
+/* An IPv4 or IPv6 address in text form. */
+static bool
+check_domain_is_address(const char *name)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, name, buf) == 1 ||
+           inet_pton(AF_INET6, name, buf) == 1;
+}
+
+/* Append one sentence to l->note. */
+static void
+check_domain_note(struct check_domain_lookup *l, const char *what,
+                  const char *name)
+{
+    size_t used = strlen(l->note);
+
+    if (used < l->notelen)
+        snprintf(l->note + used, l->notelen - used, "%s%s%s",
+                 used ? "; " : "", what, name);
+}
+
+/* Copy the hosts of res, but an address (RFC 5321 5.1: the target of an
+ * MX is a host name; an address there is an error). Returns 0, or -1
+ * when out of memory. */
 static int
 check_domain_copy(struct check_domain_lookup *l,
                   const struct dns_mx_result *res)
 {
+    char count[64];
+
     l->hosts = calloc(res->n_hosts, sizeof(*l->hosts));
     if (l->hosts == NULL)
         return -1;
+    if (res->n_malformed > 0) {
+        snprintf(count, sizeof(count), "%zu", res->n_malformed);
+        check_domain_note(l, count, " MX record(s) dropped: the target is "
+                          "not a valid host name");
+    }
     for (size_t i = 0; i < res->n_hosts; i++) {
-        l->hosts[i] = strdup(res->hosts[i].name);
-        if (l->hosts[i] == NULL)
+        if (check_domain_is_address(res->hosts[i].name)) {
+            check_domain_note(l, "MX target is an IP address, not a host "
+                              "name (RFC 5321 5.1): skipped ",
+                              res->hosts[i].name);
+            continue;
+        }
+        l->hosts[l->n_hosts] = strdup(res->hosts[i].name);
+        if (l->hosts[l->n_hosts] == NULL)
             return -1;
         l->n_hosts++;
     }
@@ -67,6 +107,8 @@ check_domain_mx_cb(void *arg, const struct dns_mx_result *res)
                  res->why);
     } else if (check_domain_copy(l, res) < 0) {
         snprintf(l->err, l->errlen, "out of memory");
+    } else if (l->n_hosts == 0) {
+        snprintf(l->err, l->errlen, "no MX host to check: %s", l->note);
     } else {
         l->rc = 0;
         return;
@@ -169,10 +211,13 @@ check_domain_addrs(const struct check_options *opt, const char *host,
 
 int
 check_domain_mx(const struct check_options *opt, char ***hosts,
-                size_t *n_hosts, char *err, size_t errlen)
+                size_t *n_hosts, char *note, size_t notelen, char *err,
+                size_t errlen)
 {
-    struct check_domain_lookup l = {.rc = -1, .err = err, .errlen = errlen};
+    struct check_domain_lookup l = {.rc = -1, .err = err, .errlen = errlen,
+                                    .note = note, .notelen = notelen};
 
+    note[0] = '\0';
     *hosts = NULL;
     *n_hosts = 0;
     snprintf(err, errlen, "no domain given");

@@ -48,18 +48,26 @@ check_main_host(const struct check_options *opt, int json_indent)
 /* The --domain JSON document around the hosts' reports: opened here,
  * closed by check_main_domain_end(). */
 static void
-check_main_domain_begin(const struct check_options *opt, const char *err)
+check_main_domain_begin(const struct check_options *opt, const char *err,
+                        const char *note)
 {
     if (!opt->json) {
-        if (err != NULL)
-            fprintf(stderr, "tlsmta check: --domain %s: %s\n", opt->domain,
-                    err);
+        FILE *fp = err != NULL ? stderr : stdout;
+        if (err == NULL && note[0] == '\0')
+            return;
+        fputs("tlsmta check: --domain ", fp);
+        check_text_safe(fp, opt->domain);
+        fputs(err != NULL ? ": " : ": note: ", fp);
+        check_text_safe(fp, err != NULL ? err : note);
+        fputs(err != NULL ? "\n" : "\n\n", fp);
         return;
     }
     printf("{\n  \"schema\": \"%s\",\n  \"domain\": ", CHECK_DOMAIN_SCHEMA);
     check_json_string(stdout, opt->domain);
     printf(",\n  \"error\": ");
     check_json_string(stdout, err);
+    printf(",\n  \"note\": ");
+    check_json_string(stdout, note[0] ? note : NULL);
     printf(",\n  \"hosts\": [");
 }
 
@@ -73,16 +81,17 @@ check_main_domain_end(const struct check_options *opt, size_t n, int status)
 static int
 check_main_domain(const struct check_options *opt)
 {
-    char err[CHECK_TEXT_MAX], **hosts = NULL;
+    char err[CHECK_TEXT_MAX], note[CHECK_TEXT_MAX], **hosts = NULL;
     size_t n = 0;
     int status = 0;
 
-    if (check_domain_mx(opt, &hosts, &n, err, sizeof(err)) < 0) {
-        check_main_domain_begin(opt, err);
+    if (check_domain_mx(opt, &hosts, &n, note, sizeof(note), err,
+                        sizeof(err)) < 0) {
+        check_main_domain_begin(opt, err, "");
         check_main_domain_end(opt, 0, CHECK_EX_UNREACHABLE);
         return CHECK_EX_UNREACHABLE;
     }
-    check_main_domain_begin(opt, NULL);
+    check_main_domain_begin(opt, NULL, note);
     for (size_t i = 0; i < n; i++) {
         struct check_options one = *opt;
         /* Each MX host on port 25, checked under its own name. */

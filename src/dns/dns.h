@@ -76,6 +76,9 @@ struct dns_mx_result {
     bool implicit;                /* no MX records: hosts[0] is the domain
                                      itself, pref 0 (RFC 5321 5.1) */
     char why[DNS_WHY_MAX];        /* reason when not DNS_OK, else "" */
+    size_t n_malformed;           /* with DNS_OK: MX records dropped because
+                                     their target is not a valid host name
+                                     (for reports such as `tlsmta check`) */
 };
 
 /* res (and all it points to) is valid only during the call. */

@@ -289,6 +289,7 @@ dns_mx_result_records(struct dns_mx_result *res, const struct dns_answer *a)
     if (res->n_hosts > 0) {
         dns_mx_sort(res->hosts, res->n_hosts);
         res->status = DNS_OK;
+        res->n_malformed = n_bad;
     } else if (n_null > 0 && n_bad == 0) {
         dns_mx_result_set(res, DNS_NULLMX,
                           "domain accepts no mail (null MX, RFC 7505)");

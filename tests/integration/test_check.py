@@ -447,6 +447,31 @@ def test_domain_checks_each_mx(tlsmta_bin, make_server, make_dns_server,
         assert run.status == 3, run
 
 
+def test_domain_skips_are_said(tlsmta_bin, make_dns_server, make_sink, net):
+    """An MX target that is an address (RFC 5321 5.1) is skipped, and one
+    that is no valid host name dropped: both said, never silently."""
+    plain = make_sink(net.addr(13))
+    dns = make_dns_server({
+        "skip.test": ["@ MX 5 192.0.2.1.", "@ MX 10 bad\\007name",
+                      "@ MX 20 ok", f"ok A {plain.host}"],
+        "ipmx.test": ["@ MX 10 192.0.2.1."],
+    })
+    args = ("--domain", "skip.test", "--dns-resolver", dns.dns_resolver,
+            "--timeout", "5")
+    run = run_check(tlsmta_bin, "--json", *args)
+    note = run.json["note"]
+    assert "1 MX record(s) dropped" in note, run
+    assert "IP address" in note and "192.0.2.1" in note, run
+    assert [h["target"]["host"] for h in run.json["hosts"]] == \
+        ["ok.skip.test"], run
+    text = run_check(tlsmta_bin, *args)
+    assert_text(text, r"^tlsmta check: --domain skip\.test: note: .*dropped"
+                      r".*IP address.*192\.0\.2\.1")
+    run = run_check(tlsmta_bin, "--json", "--domain", "ipmx.test",
+                    "--dns-resolver", dns.dns_resolver, "--timeout", "5")
+    assert run.status == 3 and "IP address" in run.json["error"], run
+
+
 # -- client certificate, EHLO name -----------------------------------------
 
 def test_client_certificate(tlsmta_bin, make_openssl_server, test_pki):
