@@ -211,8 +211,9 @@ out_ciphers(const struct check_report *r, FILE *fp)
         const struct check_version_probe *p = &r->versions[v];
         if (p->result != CHECK_V_ACCEPTED)
             continue;
-        out_field(fp, 3, NULL, "%s (%zu suites)",
-                  check_version_name((enum check_version)v), p->n_ciphers);
+        out_field(fp, 3, NULL, "%s (%zu suite%s)",
+                  check_version_name((enum check_version)v), p->n_ciphers,
+                  p->n_ciphers == 1 ? "" : "s");
         for (size_t i = 0; i < p->n_ciphers && i < CHECK_CIPHERS_MAX; i++) {
             const struct tls_cipher_info *c = &p->ciphers[i];
             out_cipher_flags(c, flags, sizeof(flags));

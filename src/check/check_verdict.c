@@ -97,8 +97,8 @@ summary_banner(const struct check_report *r, char *t, size_t n)
 static void
 summary_ehlo(const struct check_report *r, char *t, size_t n)
 {
-    snprintf(t, n, "%zu extensions, STARTTLS offered, no AUTH before TLS",
-             r->ehlo_plain.n_lines);
+    snprintf(t, n, "%zu extension%s, STARTTLS offered, no AUTH before TLS",
+             r->ehlo_plain.n_lines, r->ehlo_plain.n_lines == 1 ? "" : "s");
 }
 
 static void
@@ -158,11 +158,13 @@ summary_certificate(const struct check_report *r, char *t, size_t n)
 static void
 summary_ehlo_tls(const struct check_report *r, char *t, size_t n)
 {
+    size_t k = r->ehlo_tls.n_lines;
+
     if (r->ehlo_tls.auth)
-        snprintf(t, n, "%zu extensions, AUTH %.200s", r->ehlo_tls.n_lines,
+        snprintf(t, n, "%zu extension%s, AUTH %.200s", k, k == 1 ? "" : "s",
                  r->ehlo_tls.auth_mechs);
     else
-        snprintf(t, n, "%zu extensions, no AUTH", r->ehlo_tls.n_lines);
+        snprintf(t, n, "%zu extension%s, no AUTH", k, k == 1 ? "" : "s");
 }
 
 static void

@@ -449,7 +449,7 @@ test_text_sections(void **state)
         "   in words            keys are agreed with ECDHE over X25519, "
         "ephemeral",
         "\n5. Accepted cipher suites -- OK: 2 suites accepted, none weak\n",
-        "   TLSv1.2 (1 suites)\n",
+        "   TLSv1.2 (1 suite)\n",
         "     ECDHE-ECDSA-AES256-GCM-SHA384   ECDHE/ECDSA AES-256-GCM AEAD\n",
         "\n6. Certificate chain -- OK: verified, names mx.example.org, 400 "
         "days left\n",
