@@ -32,7 +32,6 @@ import datetime
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -40,6 +39,7 @@ import time
 import pytest
 
 from outbound_kit import LoopbackNet
+from proctools import stop_group
 
 CHECK_TIMEOUT = 90        # seconds for one `tlsmta check` run
 START_TIMEOUT = 15.0      # seconds for s_server to accept
@@ -206,15 +206,7 @@ class OpensslServer:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-            except ProcessLookupError:
-                pass
+        stop_group(self.proc)
         if self.proc.stdin:
             self.proc.stdin.close()
 

@@ -47,6 +47,8 @@ import time
 
 import pytest
 
+from proctools import stop_group
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
@@ -239,15 +241,7 @@ remote-control:
     def stop(self):
         """SIGTERM NSD's process group, SIGKILL if it lingers; remove the
         directory if this object made it."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-            except ProcessLookupError:
-                pass
+        stop_group(self.proc)
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 

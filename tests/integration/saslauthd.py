@@ -16,13 +16,13 @@ tlsmta reaches it through a SASL config file (sasl_conf_text()):
 import os
 import re
 import shutil
-import signal
 import socket
 import socketserver
 import subprocess
 import tempfile
 import threading
 import time
+from proctools import stop_group
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
@@ -157,14 +157,6 @@ class Saslauthd:
     def stop(self):
         """SIGTERM the process group (saslauthd and its worker), SIGKILL
         if it lingers; stop the IMAP server; remove the socket dir."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-            except ProcessLookupError:
-                pass
+        stop_group(self.proc)
         self.imap.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

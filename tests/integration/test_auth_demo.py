@@ -10,7 +10,6 @@ beside the tests)."""
 import os
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -18,6 +17,7 @@ import time
 import pytest
 
 from tlsmta_server import HOST, SANITIZER_MARKERS
+from proctools import stop_group
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEMO_PORTS = (2525, 4465, 5587)
@@ -69,14 +69,7 @@ def demo(tlsmta_bin, tmp_path):
     try:
         yield _wait_ready(proc, log_path), tmp_path / "demo"
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
+        stop_group(proc, timeout=15)
     text = open(log_path, errors="replace").read()
     assert not any(m in text for m in SANITIZER_MARKERS), text
 
