@@ -256,6 +256,18 @@ qm_relay_done_cb(void *arg, const struct relay_result *results, size_t n)
     }
 }
 
+/* The domain of rcpt, lower-cased into buf ("" if it has none). Returns
+ * the domain as written in rcpt, or NULL. */
+static const char *
+qm_rcpt_domain(const char *rcpt, char *buf, size_t n)
+{
+    const char *d = maildir_rcpt_domain(rcpt);
+    snprintf(buf, n, "%s", d != NULL ? d : "");
+    for (char *p = buf; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return d;
+}
+
 /* The next hop of a recipient, written to buf: the transport entry of its
  * domain, else relayhost, else the domain itself (lower-cased); "" if the
  * address has no domain. Recipients with the same next hop share one
@@ -263,11 +275,8 @@ qm_relay_done_cb(void *arg, const struct relay_result *results, size_t n)
 static const char *
 qm_route_key(const struct qm *qm, const char *rcpt, char *buf, size_t n)
 {
-    const char *d = maildir_rcpt_domain(rcpt);
+    const char *d = qm_rcpt_domain(rcpt, buf, n);
     const struct config_nexthop *nh = NULL;
-    snprintf(buf, n, "%s", d != NULL ? d : "");
-    for (char *p = buf; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
     if (d != NULL && (nh = config_transport_lookup(qm->cfg, buf)) == NULL &&
         qm->cfg->relayhost.host != NULL)
         nh = &qm->cfg->relayhost;
@@ -286,11 +295,8 @@ qm_relay_start(struct qm_msg *m, bool *todo, size_t first)
     struct spool_entry *e = m->e;
     char key[512], other[512], dom[256];
     struct qm_job *j = calloc(1, sizeof(*j));
-    const char *d = maildir_rcpt_domain(e->rcpts[first]);
     qm_route_key(qm, e->rcpts[first], key, sizeof(key));
-    snprintf(dom, sizeof(dom), "%s", d != NULL ? d : "");
-    for (char *p = dom; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    qm_rcpt_domain(e->rcpts[first], dom, sizeof(dom));
     if (j != NULL) {
         j->msg = m;
         j->idx = calloc(e->n_rcpts, sizeof(*j->idx));
